@@ -1,0 +1,104 @@
+"""API keys: creation (hash only stored), lookup, and the principal a key stands for."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.enums import Role
+from app.models import ApiKey, Organization, User
+from app.sqltypes import utcnow
+from app.tenancy import Principal
+
+KEY_PREFIX = "og"
+# last_used_at is written at most this often per key, so reads do not each cost a write
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _hash(salt: str, secret: str) -> str:
+    return hashlib.sha256(f"{salt}:{secret}".encode()).hexdigest()
+
+
+def parse_key(key: str) -> tuple[str, str] | None:
+    """`og_<prefix>_<secret>` → (prefix, secret); None for anything else."""
+    parts = key.strip().split("_")
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]
+
+
+@dataclass(frozen=True)
+class NewKey:
+    key: str  # shown once; only its hash is stored
+    api_key: ApiKey
+
+
+async def ensure_user(
+    session: AsyncSession, *, organization: str, email: str, display_name: str | None = None
+) -> User:
+    """The user `email` of organization `organization`, creating either if missing."""
+    org = (await session.execute(select(Organization).where(Organization.name == organization))).scalar()
+    if org is None:
+        org = Organization(name=organization)
+        session.add(org)
+        await session.flush()
+    user = (
+        await session.execute(select(User).where(User.organization_id == org.id, User.email == email))
+    ).scalar()
+    if user is None:
+        name = display_name or email.split("@")[0].replace(".", " ").title()
+        user = User(organization_id=org.id, email=email, display_name=name)  # type: ignore[arg-type]
+        session.add(user)
+        await session.flush()
+    return user
+
+
+async def create_api_key(
+    session: AsyncSession,
+    *,
+    user: User,
+    roles: list[Role],
+    name: str | None = None,
+    expires_at: datetime | None = None,
+) -> NewKey:
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(24).replace("_", "x")
+    salt = secrets.token_hex(8)
+    row = ApiKey(
+        organization_id=user.organization_id,
+        user_id=user.id,  # type: ignore[arg-type]
+        name=name,
+        prefix=prefix,
+        salt=salt,
+        secret_hash=_hash(salt, secret),
+        roles=",".join(sorted({r.value for r in roles})),
+        expires_at=expires_at,
+    )
+    session.add(row)
+    await session.flush()
+    return NewKey(key=f"{KEY_PREFIX}_{prefix}_{secret}", api_key=row)
+
+
+async def authenticate(session: AsyncSession, key: str) -> Principal | None:
+    """The principal for a presented key, or None if it is unknown, revoked or expired."""
+    parsed = parse_key(key)
+    if parsed is None:
+        return None
+    prefix, secret = parsed
+    row = (await session.execute(select(ApiKey).where(ApiKey.prefix == prefix))).scalar()
+    if row is None or not hmac.compare_digest(row.secret_hash, _hash(row.salt, secret)):
+        return None
+    now = utcnow()
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        return None
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+        await session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+        await session.commit()
+    roles = frozenset(Role(r) for r in row.roles.split(",") if r)
+    return Principal(organization_id=row.organization_id, user_id=row.user_id, roles=roles, api_key_id=row.id)

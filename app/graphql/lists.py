@@ -1,0 +1,112 @@
+"""Lists of any type: order inputs, root connections and nested (per-parent) connections."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any
+
+import strawberry
+from sqlalchemy import func, select, true
+
+from app import query
+from app.graphql.common import Connection, NullsOrder, OrderDirection
+from app.graphql.context import Info
+from app.graphql.loaders import build_connection, columns
+
+
+def order_input(type_name: str, fields: Sequence[str], module: str) -> type:
+    """`<Type>OrderField` enum and `<Type>Order {field, direction, nulls}` input for one type."""
+    members = {name: name for name in fields}
+    field_enum = strawberry.enum(
+        Enum(f"{type_name}OrderField", members),  # type: ignore[misc]
+        description=f"What {type_name} lists can be sorted by.",
+    )
+    namespace = {
+        "__annotations__": {"field": field_enum, "direction": OrderDirection, "nulls": NullsOrder | None},
+        "field": strawberry.field(description="The key to sort by."),
+        "direction": strawberry.field(default=OrderDirection.ASC, description="Ascending or descending."),
+        "nulls": strawberry.field(
+            default=None,
+            description="Where rows without a value go; by default they sort as the largest value.",
+        ),
+        "__module__": module,
+    }
+    cls = type(f"{type_name}Order", (), namespace)
+    return strawberry.input(cls, description=f"One sort key for {type_name} lists; ties are broken by id.")
+
+
+def order_keys(
+    spec: query.FilterSpec, order_by: list[Any] | None, default: Sequence[tuple[str, bool]] | None = None
+) -> list[query.OrderKey]:
+    if order_by:
+        keys = [
+            query.OrderKey(
+                spec.order_expr(o.field.value),
+                descending=o.direction == OrderDirection.DESC,
+                nulls_last=None if o.nulls is None else o.nulls == NullsOrder.LAST,
+            )
+            for o in order_by
+        ]
+    else:
+        keys = [
+            query.OrderKey(spec.order_expr(name), descending=desc)
+            for name, desc in (default or spec.default_order)
+        ]
+    return query.order_keys(keys, spec.model.id)
+
+
+@dataclasses.dataclass(frozen=True)
+class ListArgs:
+    """The arguments every list takes: filter, orderBy and a page."""
+
+    filter: Any = None
+    order_by: list[Any] | None = None
+    page: query.PageArgs = dataclasses.field(default_factory=query.PageArgs)
+
+    def where(self) -> Any:
+        return query.compile_filter(self.filter) if self.filter is not None else true()
+
+    def cache_key(self) -> str:
+        return repr((self.filter, self.order_by, self.page))
+
+
+async def root_connection(info: Info, t: Any, args: ListArgs) -> Connection[Any]:
+    """A top-level list: one statement for the page, one more only if totalCount is selected."""
+    ctx = info.context
+    spec: query.FilterSpec = t.__spec__
+    keys = order_keys(spec, args.order_by)
+    plan = query.plan_page(
+        args.page,
+        keys,
+        default_size=ctx.settings.default_page_size,
+        max_size=ctx.settings.max_page_size,
+    )
+    where = args.where()
+    rows = await ctx.db.rows(query.paged(select(*columns(spec.model)).where(where), plan))
+    page = query.read_page(rows, plan, keys)
+
+    async def count() -> int:
+        return int(await ctx.db.scalar(select(func.count()).select_from(spec.model).where(where)))
+
+    connection = build_connection(t, page, count)
+    loader = ctx.loaders.by_id(t)
+    for edge in connection.edges:
+        loader.prime(edge.node.pk, edge.node)
+    return connection
+
+
+async def nested_connection(
+    info: Info,
+    t: Any,
+    partition: Any,
+    parent: int,
+    args: ListArgs,
+    default_order: Sequence[tuple[str, bool]] | None = None,
+) -> Connection[Any]:
+    """A list under a parent (`customer.opportunities`): batched with its siblings' lists."""
+    loaders = info.context.loaders
+    keys = order_keys(t.__spec__, args.order_by, default_order)
+    loader = loaders.page(t, partition, args.where(), keys, args.page, args.cache_key())
+    return await loader.load(parent)  # type: ignore[no-any-return]

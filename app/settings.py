@@ -1,0 +1,78 @@
+"""Immutable settings, read once from the environment (prefix `OG_`, plus `DATABASE_URL`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./opportunity-gateway.db"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else float(raw)
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(name: str) -> tuple[str, ...]:
+    raw = os.environ.get(name, "")
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    # pagination: Nexudus caps pages at 1000; 20 is what Overplane and Twenty default to
+    default_page_size: int = 20
+    max_page_size: int = 1000
+    # query limits (see README "Limits")
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_cost: int = 50_000
+    max_body_bytes: int = 1_000_000
+    max_batch_operations: int = 1
+    request_timeout_seconds: float = 15.0
+    introspection: bool = True
+    graphiql: bool = True
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    # per API key; "" turns rate limiting off
+    rate_limit: str = "600/minute"
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        d = cls()
+        return cls(
+            database_url=os.environ.get("DATABASE_URL") or d.database_url,
+            default_page_size=_int("OG_DEFAULT_PAGE_SIZE", d.default_page_size),
+            max_page_size=_int("OG_MAX_PAGE_SIZE", d.max_page_size),
+            max_depth=_int("OG_MAX_DEPTH", d.max_depth),
+            max_aliases=_int("OG_MAX_ALIASES", d.max_aliases),
+            max_tokens=_int("OG_MAX_TOKENS", d.max_tokens),
+            max_cost=_int("OG_MAX_COST", d.max_cost),
+            max_body_bytes=_int("OG_MAX_BODY_BYTES", d.max_body_bytes),
+            max_batch_operations=_int("OG_MAX_BATCH_OPERATIONS", d.max_batch_operations),
+            request_timeout_seconds=_float("OG_REQUEST_TIMEOUT", d.request_timeout_seconds),
+            introspection=_bool("OG_INTROSPECTION", d.introspection),
+            graphiql=_bool("OG_GRAPHIQL", d.graphiql),
+            cors_origins=_list("OG_CORS_ORIGINS"),
+            rate_limit=os.environ.get("OG_RATE_LIMIT", d.rate_limit),
+            db_pool_size=_int("OG_DB_POOL_SIZE", d.db_pool_size),
+            log_level=os.environ.get("OG_LOG_LEVEL", d.log_level),
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,107 @@
+"""Tenancy and visibility, applied to every ORM statement in one place.
+
+Every session is opened for a `Principal` (or, for the CLI and the key lookup,
+explicitly as `UNSCOPED`). A `do_orm_execute` hook adds `with_loader_criteria`
+for every tenant-owned table to each SELECT, UPDATE and DELETE, so the rules
+reach joins, EXISTS subqueries and relation filters too; a statement run on a
+session with neither raises instead of leaking. Private opportunities are
+visible to their owner, the users on their access list and admins; the rows
+that hang off an opportunity are visible only when it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event, exists, or_, select, true
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from app.enums import Role
+from app.models import (
+    OPPORTUNITY_CHILDREN,
+    TENANT_MODELS,
+    Opportunity,
+    OpportunityAccess,
+    Organization,
+)
+
+ROLE_ORDER = (Role.VIEWER, Role.EDITOR, Role.MANAGER, Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user of one organization with a set of roles."""
+
+    organization_id: int
+    user_id: int
+    roles: frozenset[Role]
+    api_key_id: int | None = None
+    _criteria: list[Any] = field(default_factory=list, compare=False, hash=False, repr=False)
+
+    def has(self, role: Role) -> bool:
+        """Roles are cumulative: an admin may do what a manager may, and so on."""
+        wanted = ROLE_ORDER.index(role)
+        return any(ROLE_ORDER.index(r) >= wanted for r in self.roles)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.has(Role.ADMIN)
+
+    def criteria(self) -> list[Any]:
+        if not self._criteria:
+            self._criteria.extend(_build_criteria(self))
+        return self._criteria
+
+
+class _Unscoped:
+    """Marks a session that may see every organization (CLI, key lookup, seeding)."""
+
+
+UNSCOPED = _Unscoped()
+SESSION_KEY = "principal"
+
+
+def _build_criteria(p: Principal) -> list[Any]:
+    org = p.organization_id
+    options: list[Any] = [
+        with_loader_criteria(model, model.organization_id == org, include_aliases=True)  # type: ignore[attr-defined]
+        for model in TENANT_MODELS
+        if model is not Opportunity and model not in OPPORTUNITY_CHILDREN
+    ]
+    # the tenant itself: a caller sees its own organization and no other
+    options.append(with_loader_criteria(Organization, Organization.id == org, include_aliases=True))
+    options.append(
+        with_loader_criteria(
+            Opportunity, (Opportunity.organization_id == org) & opportunity_visible(p), include_aliases=True
+        )
+    )
+    for child in OPPORTUNITY_CHILDREN:
+        col = child.opportunity_id  # type: ignore[attr-defined]
+        visible_parent = col.in_(select(Opportunity.id)) if not p.is_admin else true()
+        options.append(
+            with_loader_criteria(child, (child.organization_id == org) & visible_parent, include_aliases=True)  # type: ignore[attr-defined]
+        )
+    return options
+
+
+def opportunity_visible(p: Principal) -> Any:
+    """The privacy rule: public, or owned by the caller, or shared with the caller, or admin."""
+    if p.is_admin:
+        return true()
+    shared = exists().where(
+        OpportunityAccess.opportunity_id == Opportunity.id, OpportunityAccess.user_id == p.user_id
+    )
+    return or_(Opportunity.is_private.is_(False), Opportunity.owner_id == p.user_id, shared)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_statement(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    who = state.session.info.get(SESSION_KEY)
+    if who is UNSCOPED:
+        return
+    if not isinstance(who, Principal):
+        raise RuntimeError("a statement ran on a session opened for no principal")
+    state.statement = state.statement.options(*who.criteria())
