@@ -5,13 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions import max_aliases, query_depth_limiter
 
 from app.graphql.common import Node, from_global_id
 from app.graphql.context import Info
@@ -110,12 +105,16 @@ class Query(OpportunityQueries):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    # Limiter classes are built once here, not per request, so ValidationCache keeps working.
+    # The limiters' rule classes are built once, here: rules built per request would be new
+    # classes every time and miss the validation cache (strawberry issue #4635).
+    rules = [
+        query_depth_limiter.create_validator(settings.max_depth, None, None),
+        max_aliases.create_validator(settings.max_aliases),
+    ]
     extensions: list[Any] = [
-        QueryDepthLimiter(max_depth=settings.max_depth),
-        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        MaxTokensLimiter(max_token_count=settings.max_tokens),
-        ParserCache(maxsize=256),
-        ValidationCache(maxsize=256),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: AddValidationRules(rules),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
     ]
     return strawberry.Schema(query=Query, types=list(NODE_TYPES.values()), extensions=extensions)
