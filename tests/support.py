@@ -40,14 +40,24 @@ class Api:
     client: httpx.AsyncClient
     key: str | None = None
 
-    async def raw(self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None,
-                  headers: dict[str, str] | None = None) -> httpx.Response:
+    async def raw(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         token = key if key is not None else self.key
         hdrs = {"Authorization": f"Bearer {token}"} if token else {}
         hdrs.update(headers or {})
-        return await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=hdrs)
+        return await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=hdrs
+        )
 
-    async def __call__(self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None) -> dict[str, Any]:
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None
+    ) -> dict[str, Any]:
         """The response body of a request that must succeed without top-level errors: its `data`."""
         response = await self.raw(query, variables, key=key)
         assert response.status_code == 200, response.text
@@ -55,7 +65,9 @@ class Api:
         assert "errors" not in body, body["errors"]
         return body["data"]  # type: ignore[no-any-return]
 
-    async def errors(self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None) -> list[dict[str, Any]]:
+    async def errors(
+        self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None
+    ) -> list[dict[str, Any]]:
         """The top-level errors of a request that must fail."""
         response = await self.raw(query, variables, key=key)
         body = response.json()
@@ -94,7 +106,9 @@ class Tenant:
 
 async def make_tenant(engine: AsyncEngine, name: str, *roles: Role, email: str | None = None) -> Tenant:
     async with unscoped(engine) as session:
-        user = await ensure_user(session, organization=name, email=email or f"owner@{name.lower().replace(' ', '-')}.test")
+        user = await ensure_user(
+            session, organization=name, email=email or f"owner@{name.lower().replace(' ', '-')}.test"
+        )
         key = await create_api_key(session, user=user, roles=list(roles or (Role.ADMIN,)))
         assert user.id is not None
         return Tenant(organization_id=user.organization_id, user_id=user.id, key=key.key)
@@ -152,7 +166,9 @@ async def make_board(engine: AsyncEngine, org: int) -> Board:
         s.add(p)
         await s.flush()
         stages = [
-            m.Stage(organization_id=org, pipeline_id=p.id, name=name, position=i + 1, probability=prob, type=kind)
+            m.Stage(
+                organization_id=org, pipeline_id=p.id, name=name, position=i + 1, probability=prob, type=kind
+            )
             for i, (name, prob, kind) in enumerate(
                 [("Qualify", 10, "OPEN"), ("Propose", 50, "OPEN"), ("Won", 100, "WON"), ("Lost", 0, "LOST")]
             )
@@ -163,21 +179,37 @@ async def make_board(engine: AsyncEngine, org: int) -> Board:
         won = m.CloseReason(organization_id=org, name="Best price", kind="WON")
         lost = m.CloseReason(organization_id=org, name="No budget", kind="LOST")
         defs = [
-            m.CustomFieldDefinition(organization_id=org, label=f"{t.title()} {n()}", field_type=t, position=i + 1,
-                                    options=["A", "B"] if t == "SELECT_BOX" else None)
+            m.CustomFieldDefinition(
+                organization_id=org,
+                label=f"{t.title()} {n()}",
+                field_type=t,
+                position=i + 1,
+                options=["A", "B"] if t == "SELECT_BOX" else None,
+            )
             for i, t in enumerate(["TEXT_FIELD", "TEXT_AREA", "SELECT_BOX", "CHECK_BOX", "HEADING", "DATE"])
         ]
         s.add_all([*stages, customer, channel, otype, won, lost, *defs])
         await s.flush()
-        contact = m.Contact(organization_id=org, customer_id=customer.id, display_name=f"Contact {n()}", first_name="Ada")
+        contact = m.Contact(
+            organization_id=org, customer_id=customer.id, display_name=f"Contact {n()}", first_name="Ada"
+        )
         s.add(contact)
         await s.flush()
-        lead = m.Lead(organization_id=org, name="Inbound lead", customer_id=customer.id, contact_id=contact.id)
+        lead = m.Lead(
+            organization_id=org, name="Inbound lead", customer_id=customer.id, contact_id=contact.id
+        )
         s.add(lead)
         await s.flush()
         return Board(
-            pipeline=p.id, stages=[st.id for st in stages], customer=customer.id, contact=contact.id,  # type: ignore[misc]
-            channel=channel.id, lead=lead.id, type=otype.id, won_reason=won.id, lost_reason=lost.id,  # type: ignore[arg-type]
+            pipeline=p.id,
+            stages=[st.id for st in stages],
+            customer=customer.id,
+            contact=contact.id,  # type: ignore[misc]
+            channel=channel.id,
+            lead=lead.id,
+            type=otype.id,
+            won_reason=won.id,
+            lost_reason=lost.id,  # type: ignore[arg-type]
             definitions=[d.id for d in defs],  # type: ignore[misc]
         )
 

@@ -31,6 +31,12 @@ def columns(model: Any) -> tuple[Any, ...]:
     return tuple(getattr(model, c.key) for c in model.__table__.columns)
 
 
+@cache
+def primary_key(model: Any) -> tuple[Any, ...]:
+    """The primary key columns as ORM attributes: a stable tie-breaker for any order."""
+    return tuple(getattr(model, c.key) for c in model.__table__.primary_key.columns)
+
+
 def keys_in(expr: Any, keys: Sequence[int], dialect: str) -> Any:
     # On PostgreSQL one array parameter keeps a single prepared statement for any batch size.
     if dialect == "postgresql":
@@ -72,7 +78,7 @@ class Loaders:
 
         async def batch(keys: list[int]) -> list[list[Any]]:
             stmt = select(*columns(model), column.label("_parent"))
-            stmt = stmt.where(keys_in(column, keys, self.db.dialect)).order_by(*order, model.id)
+            stmt = stmt.where(keys_in(column, keys, self.db.dialect)).order_by(*order, *primary_key(model))
             return self._group(keys, await self.db.rows(stmt), t.from_row)
 
         return self._get(("children", t, str(column), tuple(map(str, order))), batch)
