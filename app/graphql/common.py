@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Generic, Self, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 import strawberry
 
@@ -55,6 +55,8 @@ class Node:
         obj.__dict__.update(values)
         return obj
 
+
+GlobalID = Annotated[strawberry.ID, strawberry.argument(description="A global id, as returned in `id`.")]
 
 # ---------------------------------------------------------------- connections
 

@@ -16,6 +16,7 @@ from app.graphql.common import (
     DateFilter,
     DateTimeFilter,
     DecimalFilter,
+    GlobalID,
     IntFilter,
     Node,
     OpportunityStatusFilter,
@@ -424,7 +425,7 @@ class OpportunityQueries:
     async def opportunity(
         self,
         info: Info,
-        id: strawberry.ID,  # noqa: A002
+        id: GlobalID,  # noqa: A002
     ) -> Opportunity | None:
         pk = decode_id("Opportunity")(id)
         return await info.context.loaders.by_id(Opportunity).load(pk) if pk > 0 else None  # type: ignore[no-any-return]

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Annotated, Any
 
 import strawberry
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
-from strawberry.extensions import max_aliases, query_depth_limiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+    max_aliases,
+    query_depth_limiter,
+)
 
-from app.graphql.common import Node, from_global_id
+from app.errors import BadUserInput
+from app.graphql.common import GlobalID, Node, from_global_id
 from app.graphql.context import Info
 from app.graphql.custom_fields import CustomFieldDefinition
 from app.graphql.customers import Contact, Customer
@@ -47,7 +55,7 @@ def one_field(t: Any, description: str) -> Any:
         pk = decode_id(t.__name__)(id)
         return info.context.loaders.by_id(t).load(pk) if pk > 0 else None
 
-    resolve.__annotations__ = {"info": Info, "id": strawberry.ID, "return": t | None}
+    resolve.__annotations__ = {"info": Info, "id": GlobalID, "return": t | None}
     return strawberry.field(resolver=resolve, description=description)
 
 
@@ -61,12 +69,17 @@ def load_node(info: Info, gid: str) -> Any:
 @strawberry.type(description="Read the CRM: deals and everything around them.")
 class Query(OpportunityQueries):
     @strawberry.field(description="Any object by its global id; null when missing or not visible.")
-    def node(self, info: Info, id: strawberry.ID) -> Node | None:  # noqa: A002
+    def node(self, info: Info, id: GlobalID) -> Node | None:  # noqa: A002
         return load_node(info, id)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Objects by global ids, in the order asked; null for any not visible.")
-    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
-        import asyncio
+    async def nodes(
+        self,
+        info: Info,
+        ids: Annotated[list[strawberry.ID], strawberry.argument(description="Global ids, at most 1000.")],
+    ) -> list[Node | None]:
+        if len(ids) > info.context.settings.max_page_size:
+            raise BadUserInput(f"at most {info.context.settings.max_page_size} ids at once", argument="ids")
 
         async def one(gid: str) -> Any:
             found = load_node(info, gid)
