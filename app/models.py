@@ -265,7 +265,9 @@ class CustomFieldDefinition(SQLModel, table=True):
 
 class CustomFieldValue(SQLModel, table=True):
     __tablename__ = "custom_field_value"
-    __table_args__ = (Index("ix_cfvalue_definition_value", "definition_id", "value"),)
+    # by definition, for custom field filters; not on `value`: PostgreSQL btree entries are capped
+    # near 2.7 kB and values may be up to 5000 characters
+    __table_args__ = (Index("ix_cfvalue_definition", "definition_id"),)
     opportunity_id: int = Field(foreign_key="opportunity.id", primary_key=True, ondelete="CASCADE")
     definition_id: int = Field(foreign_key="custom_field_definition.id", primary_key=True, ondelete="CASCADE")
     organization_id: int = org_fk()

@@ -28,7 +28,8 @@ class ExactDecimal(TypeDecorator[Decimal]):
     cache_ok = True
 
     def __init__(self, scale: int = MONEY_SCALE, precision: int = 20) -> None:
-        super().__init__()
+        # passed on so that repr() (and so Alembic's autogenerate) keeps the scale
+        super().__init__(precision=precision, scale=scale)
         self.scale = scale
         self.precision = precision
         self._factor = Decimal(10) ** scale

@@ -1,0 +1,1 @@
+"""Alembic environment and revision scripts for the tables in app.models."""
