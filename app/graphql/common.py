@@ -41,17 +41,17 @@ def from_global_id(gid: str) -> tuple[str, int] | None:
 @strawberry.interface(description="An object with a globally unique, opaque id; fetch any with `node`.")
 class Node:
     pk: strawberry.Private[int]
-
-    @strawberry.field(description="Globally unique, opaque id of this object.")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id(type(self).__name__, self.pk))
+    # A plain attribute, set when the object is built: a resolver here would run for every
+    # object of every list (STACK.md: a resolved field costs several times an attribute).
+    id: strawberry.ID = strawberry.field(description="Globally unique, opaque id of this object.")
 
     @classmethod
     def from_row(cls, row: Any) -> Self:
         """Build from a database row without dataclass overhead (STACK.md: ~5 µs a row saved)."""
         obj = cls.__new__(cls)
         values = row._asdict()
-        values["pk"] = values.pop("id")
+        pk = values["pk"] = values["id"]
+        values["id"] = to_global_id(cls.__name__, pk)
         obj.__dict__.update(values)
         return obj
 

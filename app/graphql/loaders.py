@@ -72,7 +72,10 @@ class Loaders:
 
         return self._get(("id", t), batch)
 
-    def children(self, t: Any, column: Any, *order: Any) -> DataLoader:
+    # The relation loaders below are keyed by `key`, a stable name for the relation: computing
+    # a key from the SQL (str() compiles it) would cost more than the load, once per parent.
+
+    def children(self, t: Any, column: Any, *order: Any, key: Hashable) -> DataLoader:
         """All rows of `t` whose `column` is the key, in `order` (items, stages, values)."""
         model = t.__model__
 
@@ -81,9 +84,9 @@ class Loaders:
             stmt = stmt.where(keys_in(column, keys, self.db.dialect)).order_by(*order, *primary_key(model))
             return self._group(keys, await self.db.rows(stmt), t.from_row)
 
-        return self._get(("children", t, str(column), tuple(map(str, order))), batch)
+        return self._get(("children", key), batch)
 
-    def through(self, t: Any, link_parent: Any, link_target: Any, order: Any) -> DataLoader:
+    def through(self, t: Any, link_parent: Any, link_target: Any, order: Any, *, key: Hashable) -> DataLoader:
         """Rows of `t` linked to the key through a link table (participants, access list …)."""
         model = t.__model__
 
@@ -96,9 +99,9 @@ class Loaders:
             )
             return self._group(keys, await self.db.rows(stmt), t.from_row)
 
-        return self._get(("through", t, str(link_parent), str(link_target)), batch)
+        return self._get(("through", key), batch)
 
-    def values(self, value: Any, parent: Any, order: Any) -> DataLoader:
+    def values(self, value: Any, parent: Any, order: Any, *, key: Hashable) -> DataLoader:
         """Plain values (tags) per key."""
 
         async def batch(keys: list[int]) -> list[list[Any]]:
@@ -106,7 +109,7 @@ class Loaders:
             stmt = stmt.where(keys_in(parent, keys, self.db.dialect)).order_by(order)
             return self._group(keys, await self.db.rows(stmt), lambda r: r[0])
 
-        return self._get(("values", str(value)), batch)
+        return self._get(("values", key), batch)
 
     def page(
         self,
@@ -130,7 +133,8 @@ class Loaders:
                 for parent, group in zip(parents, grouped, strict=True)
             ]
 
-        return self._get(("page", t, str(partition), cache_key), batch)
+        # `partition` is built once per field (relations.connection_field), so its identity names it
+        return self._get(("page", t, id(partition), cache_key), batch)
 
     def count(self, model: Any, partition: Any, where: Any, cache_key: Hashable) -> DataLoader:
         """How many rows of `model` match `where` per parent."""
@@ -145,7 +149,7 @@ class Loaders:
             counts = {row[0]: row[1] for row in await self.db.rows(stmt)}
             return [counts.get(p, 0) for p in parents]
 
-        return self._get(("count", model, str(partition), cache_key), batch)
+        return self._get(("count", model, id(partition), cache_key), batch)
 
     def _connection(
         self,

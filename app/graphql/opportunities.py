@@ -12,6 +12,7 @@ from sqlalchemy import and_, func, or_, select, true
 from app import models as m
 from app import query
 from app.enums import Role
+from app.errors import BadUserInput
 from app.graphql.common import (
     DateFilter,
     DateTimeFilter,
@@ -52,6 +53,9 @@ class Utm:
     medium: str | None = strawberry.field(description="utm_medium.")
     campaign: str | None = strawberry.field(description="utm_campaign.")
     content: str | None = strawberry.field(description="utm_content.")
+
+
+_ITEMS_KEY = "opportunity.items"  # itemsTotal shares the `items` loader
 
 
 @strawberry.type(description="A sales deal: a probable or actual sale to a customer.")
@@ -123,7 +127,7 @@ class Opportunity(Node):
 
     @strawberry.field(description="Sum of the line items' amounts (0 without items).")
     async def items_total(self, info: Info) -> Decimal:
-        items = await info.context.loaders.children(*_ITEMS).load(self.pk)
+        items = await info.context.loaders.children(*_ITEMS, key=_ITEMS_KEY).load(self.pk)
         return sum((item.amount() for item in items), Decimal(0))
 
     @strawberry.field(description="The stage's pipeline (board).")
@@ -138,7 +142,7 @@ class Opportunity(Node):
     @strawberry.field(description="Labels, in the order they were set.")
     def tags(self, info: Info) -> list[str]:
         tag = m.OpportunityTag
-        loader = info.context.loaders.values(tag.tag, tag.opportunity_id, tag.position)
+        loader = info.context.loaders.values(tag.tag, tag.opportunity_id, tag.position, key="tags")
         return loader.load(self.pk)  # type: ignore[no-any-return]  # an awaitable, resolved by the executor
 
     type = to_one(OpportunityType, "type_id", "Kind of deal.")
@@ -180,6 +184,7 @@ class Opportunity(Node):
         lambda: m.OpportunityItem.opportunity_id,
         lambda: (m.OpportunityItem.position,),
         "Line items in their order.",
+        key=_ITEMS_KEY,
     )
     custom_fields = to_many(
         CustomFieldValue,
@@ -217,11 +222,20 @@ class TagFilter:
     has_none: list[str] | None = strawberry.field(default=None, description="Has none of these.")
 
 
-@strawberry.input(description="Filter on one custom field's value; the value is text in the field's format.")
+@strawberry.input(
+    description="Filter on one custom field's value, typed by the field's definition: `text` for "
+    "TEXT_FIELD, TEXT_AREA and SELECT_BOX (whose values must be among the options), `date` for DATE, "
+    "`checked` for CHECK_BOX. A filter of the wrong type for the definition is refused."
+)
 class CustomFieldFilter:
     definition_id: strawberry.ID = strawberry.field(description="Which custom field.")
-    value: StringFilter | None = strawberry.field(default=None, description="On the value as text.")
+    text: StringFilter | None = strawberry.field(
+        default=None, description="On a text or select value (select values must be among the options)."
+    )
     date: DateFilter | None = strawberry.field(default=None, description="On a DATE field's value.")
+    checked: bool | None = strawberry.field(
+        default=None, description="On a CHECK_BOX: true for checked, false for unchecked or never set."
+    )
     is_set: bool | None = strawberry.field(default=None, description="true: has a value; false: has none.")
 
 
@@ -248,6 +262,12 @@ def _tags(flt: TagFilter) -> Any:
         sub = select(m.OpportunityTag.opportunity_id).where(m.OpportunityTag.tag.in_(tags))
         return m.Opportunity.id.in_(sub)
 
+    both = set(flt.has_all or []) & set(flt.has_none or [])
+    if both:
+        raise BadUserInput(
+            f"`filter.tags`: {', '.join(sorted(both))} cannot be in both `hasAll` and `hasNone`",
+            argument="filter",
+        )
     terms = []
     if flt.has_any is not None:
         terms.append(having(flt.has_any))
@@ -259,17 +279,69 @@ def _tags(flt: TagFilter) -> Any:
 
 
 def _custom_fields(filters: list[CustomFieldFilter]) -> Any:
+    return and_(true(), *(_custom_field(flt) for flt in filters))
+
+
+def _custom_field(flt: CustomFieldFilter) -> Any:
+    value = m.CustomFieldValue.value
+    definition = m.CustomFieldValue.definition_id == decode_id("CustomFieldDefinition")(flt.definition_id)
+
+    def having(*cond: Any) -> Any:
+        sub = select(m.CustomFieldValue.opportunity_id).where(definition, value.is_not(None), *cond)
+        return m.Opportunity.id.in_(sub)
+
+    path = "filter.customField"
     terms = []
-    for flt in filters:
-        value = m.CustomFieldValue.value
-        cond = and_(m.CustomFieldValue.definition_id == decode_id("CustomFieldDefinition")(flt.definition_id))
-        if flt.value is not None:
-            cond = and_(cond, query.compile_scalar(value, flt.value))
-        if flt.date is not None:
-            cond = and_(cond, query.compile_scalar(value, flt.date, _iso))
-        has = m.Opportunity.id.in_(select(m.CustomFieldValue.opportunity_id).where(cond, value.is_not(None)))
-        terms.append(~has if flt.is_set is False else has)
+    if flt.is_set is not None:
+        terms.append(having() if flt.is_set else ~having())
+    if flt.text is not None:
+        terms.append(having(query.compile_scalar(value, flt.text, path=f"{path}.text")))
+    if flt.date is not None:
+        terms.append(having(query.compile_scalar(value, flt.date, _iso, path=f"{path}.date")))
+    if flt.checked is not None:
+        # a box never set reads as unchecked, as it shows in a form
+        terms.append(having(value == "true") if flt.checked else ~having(value == "true"))
     return and_(true(), *terms)
+
+
+# Which typed operator each definition type takes.
+_CUSTOM_FIELD_OPERATORS = {
+    "text": {"TEXT_FIELD", "TEXT_AREA", "SELECT_BOX"},
+    "date": {"DATE"},
+    "checked": {"CHECK_BOX"},
+}
+
+
+async def _check_custom_fields(ctx: Any, filters: list[CustomFieldFilter]) -> None:
+    """Every custom field filter names a visible definition and uses the operator of its type."""
+    loader = ctx.loaders.by_id(CustomFieldDefinition)
+    for i, flt in enumerate(filters):
+        path = f"filter.customField[{i}]"
+        pk = decode_id("CustomFieldDefinition")(flt.definition_id)
+        definition = await loader.load(pk) if pk > 0 else None
+        if definition is None:
+            raise BadUserInput(f"`{path}.definitionId` is not a custom field definition", argument="filter")
+        for op, types in _CUSTOM_FIELD_OPERATORS.items():
+            if getattr(flt, op) is not None and definition.field_type not in types:
+                raise BadUserInput(
+                    f"`{path}.{op}` does not apply to a {definition.field_type} field", argument="filter"
+                )
+        if flt.is_set is False and any(getattr(flt, op) is not None for op in _CUSTOM_FIELD_OPERATORS):
+            raise BadUserInput(f"`{path}`: `isSet: false` contradicts a value condition", argument="filter")
+        if definition.field_type == "SELECT_BOX" and flt.text is not None:
+            _check_options(flt.text, definition.options or [], f"{path}.text")
+
+
+def _check_options(flt: Any, options: list[str], path: str) -> None:
+    for op in ("eq", "ne", "in_", "not_in"):
+        given = getattr(flt, op)
+        values = given if isinstance(given, list) else [] if given is None else [given]
+        unknown = [v for v in values if v not in options]
+        if unknown:
+            raise BadUserInput(
+                f"`{path}`: {', '.join(map(repr, unknown))} is not an option ({', '.join(options)})",
+                argument="filter",
+            )
 
 
 def _iso(value: Any) -> Any:
@@ -324,6 +396,7 @@ OPPORTUNITY_SPEC = query.FilterSpec(
         "items": lambda: Relation((Hop(m.Opportunity.id, m.OpportunityItem.opportunity_id),), many=True),
     },
     custom={"tags": _tags, "custom_field": _custom_fields, "search": _search},
+    checks={"custom_field": _check_custom_fields},
     orders={
         "EXPECTED_REVENUE": expected_revenue_expr,
         "STAGE_POSITION": lambda: (

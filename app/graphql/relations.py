@@ -6,6 +6,7 @@ every list takes the same filter, orderBy and page arguments.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from app.graphql.lists import ListArgs, nested_connection, root_connection
 Target = type | tuple[str, str]  # a GraphQL type, or (module, name) for one defined later
 
 
+@functools.cache
 def _resolve(target: Target) -> Any:
     if isinstance(target, tuple):
         return getattr(importlib.import_module(target[0]), target[1])
@@ -51,12 +53,23 @@ def to_one(target: Target, fk: str, description: str, *, required: bool = False)
 
 
 def to_many(
-    target: Target, column: Callable[[], Any], order: Callable[[], Sequence[Any]], description: str
+    target: Target,
+    column: Callable[[], Any],
+    order: Callable[[], Sequence[Any]],
+    description: str,
+    *,
+    key: str | None = None,
 ) -> Any:
-    """All child rows in a fixed order (stages of a pipeline, items of an opportunity)."""
+    """All child rows in a fixed order (stages of a pipeline, items of an opportunity).
+
+    `key` names the loader, for another field that wants the same rows (itemsTotal).
+    """
+
+    sql = functools.cache(lambda: (column(), *order()))  # built once, on first use
 
     def resolve(self: Any, info: Info) -> Any:
-        return info.context.loaders.children(_resolve(target), column(), *order()).load(self.pk)
+        loader = info.context.loaders.children(_resolve(target), *sql(), key=key or resolve)
+        return loader.load(self.pk)
 
     resolve.__annotations__ = {"info": Info, "return": list[_annotation(target)]}  # type: ignore[misc]
     return strawberry.field(resolver=resolve, description=description)
@@ -71,8 +84,10 @@ def through(
 ) -> Any:
     """Rows linked through a link table, in the link's order (participants, access list)."""
 
+    sql = functools.cache(lambda: (link_parent(), link_target(), order()))  # built once, on first use
+
     def resolve(self: Any, info: Info) -> Any:
-        loader = info.context.loaders.through(_resolve(target), link_parent(), link_target(), order())
+        loader = info.context.loaders.through(_resolve(target), *sql(), key=resolve)
         return loader.load(self.pk)
 
     resolve.__annotations__ = {"info": Info, "return": list[_annotation(target)]}  # type: ignore[misc]
@@ -103,13 +118,16 @@ def connection_field(
     the parent's id) and all parents' pages are fetched in one statement.
     """
 
+    # one expression object for the field's life: the nested page loaders are keyed by it
+    partition_sql = functools.cache(partition) if partition is not None else None
+
     async def resolve(self: Any, info: Info, **kw: Any) -> Any:
         t = _resolve(target)
         page = query.PageArgs(kw["first"], kw["after"], kw["last"], kw["before"], kw["offset"])
         args = ListArgs(kw["filter"], kw["order_by"], page)
         if partition is None:
             return await root_connection(info, t, args)
-        return await nested_connection(info, t, partition(), self.pk, args, default_order)
+        return await nested_connection(info, t, partition_sql(), self.pk, args, default_order)
 
     def arg(t: Any, name: str) -> Any:
         return Annotated[t | None, strawberry.argument(description=_ARG_DOCS[name])]

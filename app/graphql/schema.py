@@ -67,7 +67,7 @@ def load_node(info: Info, gid: str) -> Any:
 
 
 @strawberry.type(description="Read the CRM: deals and everything around them.")
-class Query(OpportunityQueries):
+class Query(OpportunityQueries, AggregateQueries):
     @strawberry.field(description="Any object by its global id; null when missing or not visible.")
     def node(self, info: Info, id: GlobalID) -> Node | None:  # noqa: A002
         return load_node(info, id)  # type: ignore[no-any-return]
