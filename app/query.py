@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -23,8 +23,10 @@ from enum import Enum
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, and_, false, func, not_, or_, select, true
+from sqlalchemy import Boolean, Select, String, and_, false, func, literal, or_, select, true
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.errors import BadUserInput
 
@@ -63,6 +65,8 @@ class FilterSpec:
     orders: dict[str, Callable[[], Expr]] = field(default_factory=dict)
     # the order used when the caller gives none
     default_order: tuple[tuple[str, bool], ...] = (("CREATED_AT", True),)
+    # checks that need the database before compiling (a custom field's type): (context, value)
+    checks: dict[str, Callable[[Any, Any], Awaitable[None]]] = field(default_factory=dict)
 
     def order_expr(self, name: str) -> Expr:
         return self.orders[name]() if name in self.orders else getattr(self.model, name.lower())
@@ -99,34 +103,49 @@ def _set_fields(obj: Any) -> list[tuple[str, Any]]:
     return out
 
 
-def compile_filter(flt: Any) -> ColumnElement[bool]:
-    """The WHERE predicate for one entity filter input (an empty filter is TRUE)."""
+def compile_filter(flt: Any, path: str = "filter") -> ColumnElement[bool]:
+    """The WHERE predicate for one entity filter input (an empty filter is TRUE).
+
+    `path` names the input in error messages (`filter.stage.name`), so a caller sees
+    which part of a deep filter was refused.
+    """
     spec: FilterSpec = getattr(type(flt), SPEC_ATTR)
-    terms = [_compile_field(spec, name, value) for name, value in _set_fields(flt)]
+    terms = [_compile_field(spec, name, value, f"{path}.{_camel(name)}") for name, value in _set_fields(flt)]
     return and_(true(), *terms) if terms else true()
 
 
-def _compile_field(spec: FilterSpec, name: str, value: Any) -> ColumnElement[bool]:
+def _camel(name: str) -> str:
+    head, *rest = name.rstrip("_").split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _compile_field(spec: FilterSpec, name: str, value: Any, path: str) -> ColumnElement[bool]:
     if name in COMBINATORS:
-        return _combine(name, value)
+        return _combine(name, value, path)
     if name in spec.custom:
         return spec.custom[name](value)
     if name in spec.relations:
-        return _relation(spec.relations[name](), value)
+        return _relation(spec.relations[name](), value, path)
     column = spec.columns[name]() if name in spec.columns else getattr(spec.model, name)
     convert = spec.convert.get(name, _plain)
     if getattr(type(value), SCALAR_ATTR, False):
-        return compile_scalar(column, value, convert)
+        return compile_scalar(column, value, convert, path)
     return column == convert(value)  # type: ignore[no-any-return]
 
 
-def _combine(name: str, value: Any) -> ColumnElement[bool]:
+def _combine(name: str, value: Any, path: str) -> ColumnElement[bool]:
     if name == "not_":
-        return not_(compile_filter(value))
-    parts = [compile_filter(v) for v in value]
+        return negate(compile_filter(value, path))
+    parts = [compile_filter(v, f"{path}[{i}]") for i, v in enumerate(value)]
     if name == "and_":
         return and_(true(), *parts)
     return or_(false(), *parts)
+
+
+def negate(cond: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Two-valued NOT: a condition that is NULL (a comparison with a missing value) counts as
+    false, so `not: {amount: {gt: 50}}` keeps deals without an amount, as `ne` does."""
+    return cond.is_not(true())
 
 
 def _plain(value: Any) -> Any:
@@ -139,23 +158,93 @@ def _through(hops: Sequence[Hop], condition: ColumnElement[bool]) -> ColumnEleme
     return hop.local.in_(select(hop.remote).where(inner))  # type: ignore[no-any-return]
 
 
-def _relation(rel: Relation, value: Any) -> ColumnElement[bool]:
+def _relation(rel: Relation, value: Any, path: str) -> ColumnElement[bool]:
     if not rel.many:
-        return _through(rel.hops, compile_filter(value))
+        return _through(rel.hops, compile_filter(value, path))
     terms = []
     for quantifier, sub in _set_fields(value):
-        cond = compile_filter(sub)
+        cond = compile_filter(sub, f"{path}.{quantifier}")
         if quantifier == "some":
             terms.append(_through(rel.hops, cond))
         elif quantifier == "none":
-            terms.append(not_(_through(rel.hops, cond)))
-        else:  # every: no related row fails the condition (NULL counts as failing)
-            terms.append(not_(_through(rel.hops, not_(func.coalesce(cond, false())))))
+            terms.append(negate(_through(rel.hops, cond)))
+        else:  # every: no related row fails the condition
+            terms.append(negate(_through(rel.hops, negate(cond))))
     return and_(true(), *terms)
+
+
+def walk(flt: Any) -> Iterator[tuple[FilterSpec, str, Any]]:
+    """Every (spec, field, value) the caller set, at any depth: for checks before compiling."""
+    spec: FilterSpec = getattr(type(flt), SPEC_ATTR)
+    for name, value in _set_fields(flt):
+        yield spec, name, value
+        if name == "not_":
+            yield from walk(value)
+        elif name in COMBINATORS:
+            for sub in value:
+                yield from walk(sub)
+        elif name in spec.relations:
+            many = spec.relations[name]().many
+            for sub in [v for _, v in _set_fields(value)] if many else [value]:
+                yield from walk(sub)
 
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class text_match(FunctionElement[bool]):
+    """A case-sensitive contains / startsWith / endsWith, spelled per dialect.
+
+    PostgreSQL's LIKE is case-sensitive (and a prefix LIKE can use an index); SQLite's
+    LIKE ignores ASCII case, so there the test is spelled with instr and substr. One
+    subclass per kind keeps the kind in SQLAlchemy's statement cache key.
+    """
+
+    type = Boolean()
+    inherit_cache = True
+    pattern = "{}"
+
+    def __init__(self, column: Expr, text: str) -> None:
+        pattern = self.pattern.format(_like_escape(text))
+        super().__init__(column, literal(pattern, String()), literal(text, String()))
+
+
+class contains_text(text_match):
+    name = "contains_text"
+    inherit_cache = True
+    pattern = "%{}%"
+
+
+class starts_with_text(text_match):
+    name = "starts_with_text"
+    inherit_cache = True
+    pattern = "{}%"
+
+
+class ends_with_text(text_match):
+    name = "ends_with_text"
+    inherit_cache = True
+    pattern = "%{}"
+
+
+@compiles(text_match)
+def _text_match_like(element: text_match, compiler: Any, **kw: Any) -> str:
+    # only the clauses the SQL shows may be compiled: compiling one registers its bind parameter
+    column, pattern, _ = element.clauses
+    column, pattern = compiler.process(column, **kw), compiler.process(pattern, **kw)
+    return f"({column} LIKE {pattern} ESCAPE '\\')"
+
+
+@compiles(text_match, "sqlite")
+def _text_match_sqlite(element: text_match, compiler: Any, **kw: Any) -> str:
+    column, _, text = element.clauses
+    column, text = compiler.process(column, **kw), compiler.process(text, **kw)
+    if isinstance(element, contains_text):
+        return f"(instr({column}, {text}) > 0)"
+    if isinstance(element, starts_with_text):
+        return f"(substr({column}, 1, length({text})) = {text})"
+    return f"(substr({column}, length({column}) - length({text}) + 1) = {text})"
 
 
 SCALAR_OPS: dict[str, Callable[[Expr, Any], ColumnElement[bool]]] = {
@@ -169,20 +258,46 @@ SCALAR_OPS: dict[str, Callable[[Expr, Any], ColumnElement[bool]]] = {
     "gt": lambda c, v: c > v,
     "gte": lambda c, v: c >= v,
     "is_null": lambda c, v: c.is_(None) if v else c.is_not(None),
-    "contains": lambda c, v: c.like(f"%{_like_escape(v)}%", escape="\\"),
-    "starts_with": lambda c, v: c.like(f"{_like_escape(v)}%", escape="\\"),
-    "ends_with": lambda c, v: c.like(f"%{_like_escape(v)}", escape="\\"),
+    "contains": contains_text,
+    "starts_with": starts_with_text,
+    "ends_with": ends_with_text,
     "i_contains": lambda c, v: func.lower(c).like(f"%{_like_escape(v.lower())}%", escape="\\"),
 }
 
 
-def compile_scalar(column: Expr, flt: Any, convert: Callable[[Any], Any] = _plain) -> ColumnElement[bool]:
+# `in`/`notIn` lists longer than this are refused: they would make huge statements, and a
+# list that long is a join the caller should express as a relation filter.
+MAX_IN_VALUES = 1000
+
+
+def compile_scalar(
+    column: Expr, flt: Any, convert: Callable[[Any], Any] = _plain, path: str = "filter"
+) -> ColumnElement[bool]:
+    ops = _set_fields(flt)
+    check_scalar(ops, path)
     terms = []
-    for op, value in _set_fields(flt):
+    for op, value in ops:
         if op != "is_null":
             value = [convert(v) for v in value] if isinstance(value, list) else convert(value)
         terms.append(SCALAR_OPS[op](column, value))
     return and_(true(), *terms)
+
+
+def check_scalar(ops: Sequence[tuple[str, Any]], path: str) -> None:
+    """Refuse operators that contradict each other or would make a runaway statement."""
+    names = {op for op, _ in ops}
+    if ("is_null", True) in ops and names - {"is_null", "ne", "not_in"}:
+        others = ", ".join(sorted(_camel(n) for n in names - {"is_null"}))
+        raise BadUserInput(
+            f"`{path}`: `isNull: true` contradicts {others} (a missing value equals nothing)",
+            argument=path.split(".")[0],
+        )
+    for op, value in ops:
+        if isinstance(value, list) and len(value) > MAX_IN_VALUES:
+            raise BadUserInput(
+                f"`{path}.{_camel(op)}` has {len(value)} values; at most {MAX_IN_VALUES} are allowed",
+                argument=path.split(".")[0],
+            )
 
 
 # ---------------------------------------------------------------- ordering

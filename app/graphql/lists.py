@@ -65,11 +65,23 @@ class ListArgs:
     order_by: list[Any] | None = None
     page: query.PageArgs = dataclasses.field(default_factory=query.PageArgs)
 
-    def where(self) -> Any:
-        return query.compile_filter(self.filter) if self.filter is not None else true()
-
     def cache_key(self) -> str:
         return repr((self.filter, self.order_by, self.page))
+
+
+async def filter_where(info: Info, flt: Any) -> Any:
+    """The WHERE predicate of a filter input, after the checks that need the database.
+
+    A check (a custom field filter against its definition's type) raises BAD_USER_INPUT;
+    the compiler itself refuses contradictory operators the same way.
+    """
+    if flt is None:
+        return true()
+    for spec, name, value in query.walk(flt):
+        check = spec.checks.get(name)
+        if check is not None:
+            await check(info.context, value)
+    return query.compile_filter(flt)
 
 
 async def root_connection(info: Info, t: Any, args: ListArgs) -> Connection[Any]:
@@ -83,7 +95,7 @@ async def root_connection(info: Info, t: Any, args: ListArgs) -> Connection[Any]
         default_size=ctx.settings.default_page_size,
         max_size=ctx.settings.max_page_size,
     )
-    where = args.where()
+    where = await filter_where(info, args.filter)
     rows = await ctx.db.rows(query.paged(select(*columns(spec.model)).where(where), plan))
     page = query.read_page(rows, plan, keys)
 
@@ -108,5 +120,6 @@ async def nested_connection(
     """A list under a parent (`customer.opportunities`): batched with its siblings' lists."""
     loaders = info.context.loaders
     keys = order_keys(t.__spec__, args.order_by, default_order)
-    loader = loaders.page(t, partition, args.where(), keys, args.page, args.cache_key())
+    where = await filter_where(info, args.filter)
+    loader = loaders.page(t, partition, where, keys, args.page, args.cache_key())
     return await loader.load(parent)  # type: ignore[no-any-return]

@@ -16,6 +16,7 @@ from strawberry.extensions import (
 )
 
 from app.errors import BadUserInput
+from app.graphql.aggregates import AggregateQueries
 from app.graphql.common import GlobalID, Node, from_global_id
 from app.graphql.context import Info
 from app.graphql.custom_fields import CustomFieldDefinition
