@@ -38,6 +38,28 @@ def _annotation(target: Target, suffix: str = "") -> Any:
     return target
 
 
+# Relation fields are the hot path of every list: one call per parent object. Their resolvers
+# only read `info.context`, which graphql-core's info has too, so once the schema is built
+# `install_lean_resolvers` hands them to graphql-core directly, skipping strawberry's
+# per-call wrapper (Info object, argument conversion, extension chain): about a third of
+# the time of a 1000-row board. They take no arguments and no field extensions.
+LEAN = "og.lean_resolver"
+
+
+def _field(resolve: Callable[..., Any], description: str) -> Any:
+    return strawberry.field(resolver=resolve, description=description, metadata={LEAN: resolve})
+
+
+def install_lean_resolvers(schema: strawberry.Schema) -> None:
+    backref = "strawberry-definition"
+    for gql_type in schema._schema.type_map.values():
+        for gql_field in getattr(gql_type, "fields", {}).values():
+            definition = (getattr(gql_field, "extensions", None) or {}).get(backref)
+            lean = getattr(definition, "metadata", {}).get(LEAN) if definition is not None else None
+            if lean is not None:
+                gql_field.resolve = lean
+
+
 def to_one(target: Target, fk: str, description: str, *, required: bool = False) -> Any:
     """A to-one relation: the row whose id is in this row's `fk` column."""
 
@@ -49,7 +71,7 @@ def to_one(target: Target, fk: str, description: str, *, required: bool = False)
 
     ann = _annotation(target)
     resolve.__annotations__ = {"info": Info, "return": ann if required else ann | None}
-    return strawberry.field(resolver=resolve, description=description)
+    return _field(resolve, description)
 
 
 def to_many(
@@ -72,7 +94,7 @@ def to_many(
         return loader.load(self.pk)
 
     resolve.__annotations__ = {"info": Info, "return": list[_annotation(target)]}  # type: ignore[misc]
-    return strawberry.field(resolver=resolve, description=description)
+    return _field(resolve, description)
 
 
 def through(
@@ -91,7 +113,7 @@ def through(
         return loader.load(self.pk)
 
     resolve.__annotations__ = {"info": Info, "return": list[_annotation(target)]}  # type: ignore[misc]
-    return strawberry.field(resolver=resolve, description=description)
+    return _field(resolve, description)
 
 
 _ARG_DOCS = {
