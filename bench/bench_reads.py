@@ -116,10 +116,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _over_http(url: str, key: str, first: int, seconds: float, concurrency: int = 8) -> float:
-    port = _free_port()
+def _start_server(url: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": url, "OG_RATE_LIMIT": "", "OG_MAX_COST": str(10**9)}
-    server = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -137,6 +136,11 @@ async def _over_http(url: str, key: str, first: int, seconds: float, concurrency
         env=env,
         cwd=ROOT,
     )
+
+
+async def _over_http(url: str, key: str, first: int, seconds: float, concurrency: int = 8) -> float:
+    port = _free_port()
+    server = _start_server(url, port)
     try:
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
