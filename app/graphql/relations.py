@@ -147,7 +147,7 @@ def connection_field(
         t = _resolve(target)
         page = query.PageArgs(kw["first"], kw["after"], kw["last"], kw["before"], kw["offset"])
         args = ListArgs(kw["filter"], kw["order_by"], page)
-        if partition is None:
+        if partition_sql is None:
             return await root_connection(info, t, args)
         return await nested_connection(info, t, partition_sql(), self.pk, args, default_order)
 
