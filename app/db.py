@@ -33,5 +33,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+async def begin_write(session: AsyncSession) -> None:
+    """Start a write transaction that serialises with other writers.
+
+    pysqlite opens its transaction lazily at the first INSERT/UPDATE, as a deferred
+    one: two writers that both read first then deadlock on the upgrade ("database is
+    locked") or act on stale reads. `BEGIN IMMEDIATE` takes the write lock up front,
+    so concurrent mutations queue on `busy_timeout` and each sees the last one's
+    commit. sqlite3 notices the explicit BEGIN and commits or rolls it back as usual.
+    PostgreSQL needs nothing: row locks and compare-and-set updates do the work there.
+    """
+    if session.bind is not None and session.bind.dialect.name == "sqlite":
+        conn = await session.connection()
+        await conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -303,3 +303,49 @@ class Problems:
         if len(seen) > max_count:
             self.add(path, ErrorCode.OUT_OF_RANGE, f"at most {max_count} tags", len(seen))
         return list(seen.values())
+
+    def moment(self, path: Path, value: datetime | None) -> datetime | None:
+        """A timestamp between 1900 and 2999; one without an offset is taken as UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        if not datetime(1900, 1, 1, tzinfo=UTC) <= value <= datetime(2999, 12, 31, tzinfo=UTC):
+            self.add(path, ErrorCode.OUT_OF_RANGE, f"{path[-1]} must be between 1900 and 2999", value)
+        return value.astimezone(UTC)
+
+    def iso_date_text(self, path: Path, value: str) -> str | None:
+        """A date written as ISO 8601 (YYYY-MM-DD), returned in that exact form."""
+        try:
+            parsed = date.fromisoformat(value.strip())
+        except ValueError:
+            self.add(path, ErrorCode.INVALID, f"{value!r} is not an ISO date (YYYY-MM-DD)", value)
+            return None
+        self.date_range(path, parsed)
+        return parsed.isoformat()
+
+    def boolean_text(self, path: Path, value: str) -> str | None:
+        text = value.strip().lower()
+        if text not in {"true", "false"}:
+            self.add(path, ErrorCode.INVALID, f'{value!r} is not "true" or "false"', value)
+            return None
+        return text
+
+    def choice(self, path: Path, value: str, options: Sequence[str]) -> str | None:
+        if value not in options:
+            self.add(path, ErrorCode.INVALID, f"{value!r} is not one of {', '.join(options)}", value)
+            return None
+        return value
+
+    def position(self, path: Path, value: int | None) -> int | None:
+        """A 1-based place in an ordered list; past the end means last."""
+        return self.integer(path, value, minimum=1, maximum=2**31 - 1)
+
+    def unique_ids(self, path: Path, values: Sequence[Any]) -> list[Any]:
+        """The ids once each, in order; a repeat is a DUPLICATE problem at its index."""
+        seen: set[str] = set()
+        for i, v in enumerate(values):
+            if str(v) in seen:
+                self.add([*path, str(i)], ErrorCode.DUPLICATE, "this id is listed twice", v)
+            seen.add(str(v))
+        return list(dict.fromkeys(values))

@@ -23,6 +23,7 @@ from app.graphql.custom_fields import CustomFieldDefinition
 from app.graphql.customers import Contact, Customer
 from app.graphql.items import OpportunityItem
 from app.graphql.lookups import Channel, CloseReason, Lead, OpportunityType
+from app.graphql.mutations import Mutation
 from app.graphql.opportunities import Opportunity, OpportunityQueries
 from app.graphql.pipelines import Pipeline, Stage
 from app.graphql.relations import connection_field, decode_id
@@ -131,4 +132,6 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
     ]
-    return strawberry.Schema(query=Query, types=list(NODE_TYPES.values()), extensions=extensions)
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, types=list(NODE_TYPES.values()), extensions=extensions
+    )

@@ -1,0 +1,127 @@
+"""What every write needs: the caller, the clock, row reads, stage locks and the version bump."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import case, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.utils.str_converters import to_camel_case
+
+from app import models as m
+from app.errors import ErrorCode
+from app.sqltypes import utcnow
+from app.tenancy import SESSION_KEY, Principal
+from app.validation import Invalid, Problems
+
+O = m.Opportunity  # noqa: E741
+
+
+class Retry(Exception):
+    """A concurrent writer moved a row between our read and our lock: run the mutation again."""
+
+
+def principal(session: AsyncSession) -> Principal:
+    who = session.info.get(SESSION_KEY)
+    if not isinstance(who, Principal):
+        raise RuntimeError("writes need a session opened for a principal")
+    return who
+
+
+def now() -> datetime:
+    return utcnow()
+
+
+def camel(key: str) -> str:
+    return to_camel_case(key)
+
+
+@cache
+def cols(model: Any) -> tuple[Any, ...]:
+    """Every column as ORM attributes, so the tenancy hook scopes the statement."""
+    return tuple(getattr(model, c.key) for c in model.__table__.columns)
+
+
+async def fetch(session: AsyncSession, model: Any, pk: int) -> Any:
+    """One visible row as a mapping, or None."""
+    row = (await session.execute(select(*cols(model)).where(model.id == pk))).first()
+    return None if row is None else row._mapping
+
+
+async def fetch_all(session: AsyncSession, model: Any, where: Any, *order: Any) -> list[Any]:
+    rows = await session.execute(select(*cols(model)).where(where).order_by(*order, model.id))
+    return [r._mapping for r in rows]
+
+
+async def write(session: AsyncSession, model: Any, pk: Any, values: dict[str, Any]) -> None:
+    """UPDATE one row by primary key (scoped by the tenancy hook)."""
+    if values:
+        stmt = update(model).where(model.id == pk).values(**values)
+        await session.execute(stmt.execution_options(synchronize_session=False))
+
+
+async def set_positions(
+    session: AsyncSession, model: Any, order: Sequence[int], current: dict[int, Any]
+) -> None:
+    """Give the rows `order` positions 1..n in one UPDATE, touching only rows that move."""
+    moved = {pk: i for i, pk in enumerate(order, 1) if current.get(pk) != i}
+    if moved:
+        stmt = update(model).where(model.id.in_(list(moved))).values(position=case(moved, value=model.id))
+        await session.execute(stmt.execution_options(synchronize_session=False))
+
+
+async def lock_stages(session: AsyncSession, stage_ids: Sequence[int | None]) -> None:
+    """Take the board columns' locks, in id order so two movers never wait on each other in a cycle.
+
+    A stage row is the mutex of its column: whoever changes which cards are in a column
+    or their positions holds it first, before any opportunity row lock. (SQLite ignores
+    FOR UPDATE; BEGIN IMMEDIATE already serialises its writers.)
+    """
+    ids = sorted({s for s in stage_ids if s is not None})
+    if ids:
+        await session.execute(
+            select(m.Stage.id).where(m.Stage.id.in_(ids)).order_by(m.Stage.id).with_for_update()
+        )
+
+
+async def touch(session: AsyncSession, opportunity_id: int, expected: int | None = None) -> Any:
+    """Bump the deal's version by one and stamp who changed it; return the fresh row.
+
+    The UPDATE takes the row lock, so the row read after it is the one this transaction
+    changes. With `expected`, it is a compare-and-set: of two writers holding the same
+    version, the second finds no row to update and gets a CONFLICT.
+    """
+    who = principal(session)
+    stmt = update(O).where(O.id == opportunity_id)
+    if expected is not None:
+        stmt = stmt.where(O.version == expected)
+    stmt = stmt.values(version=O.version + 1, updated_at=now(), updated_by_id=who.user_id)
+    result = await session.execute(stmt.execution_options(synchronize_session=False))
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        await _missing_or_stale(session, opportunity_id, expected)
+    return await fetch(session, O, opportunity_id)
+
+
+async def _missing_or_stale(session: AsyncSession, pk: int, expected: int | None) -> None:
+    current = await fetch(session, O, pk)
+    problems = Problems()
+    if current is None:
+        problems.add(["id"], ErrorCode.NOT_FOUND, "no such opportunity")
+    else:
+        problems.add(
+            ["expectedVersion"],
+            ErrorCode.CONFLICT,
+            f"the opportunity changed: it is at version {current['version']}, not {expected}; "
+            "reload it and apply your change again",
+            expected,
+        )
+    raise Invalid(problems.items)
+
+
+def fail(path: Sequence[str], code: ErrorCode, message: str, value: Any = None) -> Invalid:
+    problems = Problems()
+    problems.add(path, code, message, value)
+    return Invalid(problems.items)

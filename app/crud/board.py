@@ -1,0 +1,243 @@
+"""The pipeline board: columns kept dense (1..n), stage rules for status, won/lost/reopen.
+
+A column's positions belong to all the organization's deals in it, including private
+ones the caller cannot see; so the column is read and renumbered on the table itself,
+confined to the caller's organization by an explicit predicate (the tenancy hook only
+sees ORM statements), and nothing read here goes back to the caller. Callers hold the
+column's lock (`base.lock_stages`) before calling anything that renumbers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import models as m
+from app.crud.base import O, Retry, fail, fetch, fetch_all, lock_stages, now, principal, touch, write
+from app.crud.refs import Refs
+from app.enums import CloseReasonKind, OpportunityStatus, StageType
+from app.errors import ErrorCode
+from app.validation import Problems
+
+T = m.Opportunity.__table__
+
+
+async def column(session: AsyncSession, stage_id: int) -> list[tuple[int, int | None]]:
+    """(id, position) of every deal in the column, in board order."""
+    org = principal(session).organization_id
+    stmt = (
+        select(T.c.id, T.c.position)
+        .where(T.c.stage_id == stage_id, T.c.organization_id == org)
+        .order_by(T.c.position.asc().nulls_last(), T.c.id)
+    )
+    conn = await session.connection()
+    return [(r.id, r.position) for r in await conn.execute(stmt)]
+
+
+async def place(session: AsyncSession, stage_id: int | None, card: int, at: int | None = None) -> None:
+    """Renumber a column 1..n with `card` at place `at` (clamped; None: where it is, or last)."""
+    if stage_id is None:
+        return
+    rows = await column(session, stage_id)
+    current = dict(rows)
+    order = [pk for pk, _ in rows if pk != card]
+    if card in current and at is None:
+        order = [pk for pk, _ in rows]
+    else:
+        index = len(order) if at is None else max(0, min(at - 1, len(order)))
+        order.insert(index, card)
+    await _number(session, order, current)
+
+
+async def close_gap(session: AsyncSession, stage_id: int | None) -> None:
+    """Renumber a column 1..n after a card left it."""
+    if stage_id is not None:
+        rows = await column(session, stage_id)
+        await _number(session, [pk for pk, _ in rows], dict(rows))
+
+
+async def _number(session: AsyncSession, order: list[int], current: dict[int, int | None]) -> None:
+    moved = {pk: i for i, pk in enumerate(order, 1) if current.get(pk) != i}
+    if moved:
+        org = principal(session).organization_id
+        stmt = (
+            update(T)
+            .where(T.c.id.in_(list(moved)), T.c.organization_id == org)
+            .values(position=case(moved, value=T.c.id))
+        )
+        await (await session.connection()).execute(stmt)
+
+
+def stage_effects(current: Any, stage: Any, *, probability_given: bool, at: datetime) -> dict[str, Any]:
+    """What moving the deal `current` into `stage` (a row, or None for off the board) changes.
+
+    Status follows the stage's type (MODEL.md); entering a WON/LOST stage closes the
+    deal, entering an OPEN one reopens it; probability takes the stage's default
+    unless the caller set one in the same request.
+    """
+    if stage is None:
+        return {"stage_id": None, "position": None, "stage_changed_at": at}
+    # position None sorts last: `place` then gives the card its place in the new column
+    values: dict[str, Any] = {"stage_id": stage["id"], "position": None, "stage_changed_at": at}
+    if not probability_given:
+        values["probability"] = stage["probability"]
+    kind = stage["type"]
+    if kind == StageType.OPEN:
+        if current is not None and current["status"] != OpportunityStatus.OPEN:
+            values.update(status=OpportunityStatus.OPEN.value, closed_at=None, close_reason_id=None)
+        elif current is None:
+            values["status"] = OpportunityStatus.OPEN.value
+    elif current is None or current["status"] != kind:
+        values.update(status=kind, closed_at=at)
+        reason = None if current is None else current["close_reason_id"]
+        if reason is not None:
+            values["close_reason_id"] = None  # a reason of the other kind no longer explains it
+    return values
+
+
+async def closing_stage(session: AsyncSession, stage_id: int | None, kind: str) -> Any:
+    """The first stage of type `kind` in the pipeline of `stage_id`, or None."""
+    if stage_id is None:
+        return None
+    pipeline = select(m.Stage.pipeline_id).where(m.Stage.id == stage_id).scalar_subquery()
+    rows = await fetch_all(
+        session, m.Stage, and_(m.Stage.pipeline_id == pipeline, m.Stage.type == kind), m.Stage.position
+    )
+    return rows[0] if rows else None
+
+
+async def reopen_stage(session: AsyncSession, stage_id: int | None) -> Any:
+    """Where a reopened deal goes from a closing stage: the pipeline's last OPEN stage."""
+    if stage_id is None:
+        return None
+    pipeline = select(m.Stage.pipeline_id).where(m.Stage.id == stage_id).scalar_subquery()
+    where = and_(m.Stage.pipeline_id == pipeline, m.Stage.type == StageType.OPEN.value)
+    rows = await fetch_all(session, m.Stage, where, m.Stage.position.desc())
+    return rows[0] if rows else None
+
+
+# ---------------------------------------------------------------- mutations
+
+
+async def _visible(session: AsyncSession, pk: int) -> Any:
+    current = await fetch(session, O, pk)
+    if current is None:
+        raise fail(["id"], ErrorCode.NOT_FOUND, "no such opportunity")
+    return current
+
+
+async def _moved(session: AsyncSession, pk: int, before: Any, stages: list[int | None]) -> Any:
+    """Lock the columns, then the deal; run again if the deal changed column meanwhile."""
+    await lock_stages(session, stages)
+    current = await touch(session, pk)
+    if current["stage_id"] != before["stage_id"]:
+        raise Retry
+    return current
+
+
+async def move(session: AsyncSession, *, opportunity_id: int, stage_gid: Any, position: int | None) -> int:
+    """Put the deal in column `stage` at `position` (last when omitted), both columns kept dense."""
+    problems = Problems()
+    problems.position(["position"], position)
+    refs = Refs(problems)
+    refs.want(["stageId"], "Stage", stage_gid)
+    await refs.resolve(session)
+    before = await _visible(session, opportunity_id)
+    problems.raise_if_any()
+    stage = refs.row("Stage", stage_gid)
+    current = await _moved(session, opportunity_id, before, [before["stage_id"], stage["id"]])
+    if current["stage_id"] == stage["id"]:
+        await place(session, stage["id"], opportunity_id, position or current["position"])
+        return opportunity_id
+    values = stage_effects(current, stage, probability_given=False, at=now())
+    await write(session, O, opportunity_id, values)
+    await close_gap(session, current["stage_id"])
+    await place(session, stage["id"], opportunity_id, position)
+    return opportunity_id
+
+
+async def close(
+    session: AsyncSession,
+    *,
+    opportunity_id: int,
+    kind: CloseReasonKind,
+    reason_gid: Any,
+    closed_at: datetime | None,
+) -> int:
+    """Mark the deal WON or LOST, with a reason of that kind, in the pipeline's closing stage."""
+    problems = Problems()
+    when = problems.moment(["closedAt"], closed_at) or now()
+    refs = Refs(problems)
+    refs.want(["closeReasonId"], "CloseReason", reason_gid)
+    await refs.resolve(session)
+    reason = refs.row("CloseReason", reason_gid)
+    if reason is not None and reason["kind"] != kind:
+        problems.add(
+            ["closeReasonId"],
+            ErrorCode.INVALID,
+            f"{reason['name']!r} is a {reason['kind']} reason; it cannot close a {kind.lower()} deal",
+            reason_gid,
+        )
+    before = await _visible(session, opportunity_id)
+    problems.raise_if_any()
+    target = await closing_stage(session, before["stage_id"], kind.value)
+    current = await _moved(session, opportunity_id, before, [before["stage_id"], target and target["id"]])
+    values: dict[str, Any] = {
+        "status": kind.value,
+        "closed_at": when,
+        "close_reason_id": reason and reason["id"],
+    }
+    if target is not None and target["id"] != current["stage_id"]:
+        values.update(
+            stage_id=target["id"], position=None, stage_changed_at=now(), probability=target["probability"]
+        )
+    elif target is None:
+        values["probability"] = 100 if kind == CloseReasonKind.WON else 0
+    await write(session, O, opportunity_id, values)
+    if "stage_id" in values:
+        await close_gap(session, current["stage_id"])
+        await place(session, target["id"], opportunity_id)
+    return opportunity_id
+
+
+async def reopen(session: AsyncSession, *, opportunity_id: int, stage_gid: Any) -> int:
+    """Make the deal OPEN again: no close time or reason; out of a closing stage into an open one."""
+    problems = Problems()
+    refs = Refs(problems)
+    refs.want(["stageId"], "Stage", stage_gid)
+    await refs.resolve(session)
+    stage = refs.row("Stage", stage_gid)
+    if stage is not None and stage["type"] != StageType.OPEN:
+        problems.add(
+            ["stageId"], ErrorCode.INVALID, f"{stage['name']!r} is a {stage['type']} stage", stage_gid
+        )
+    before = await _visible(session, opportunity_id)
+    problems.raise_if_any()
+    if stage is None:
+        current_stage = await fetch(session, m.Stage, before["stage_id"]) if before["stage_id"] else None
+        if current_stage is not None and current_stage["type"] != StageType.OPEN:
+            stage = await reopen_stage(session, before["stage_id"])
+    current = await _moved(session, opportunity_id, before, [before["stage_id"], stage and stage["id"]])
+    values: dict[str, Any] = {
+        "status": OpportunityStatus.OPEN.value,
+        "closed_at": None,
+        "close_reason_id": None,
+    }
+    if stage is not None and stage["id"] != current["stage_id"]:
+        values.update(
+            stage_id=stage["id"], position=None, stage_changed_at=now(), probability=stage["probability"]
+        )
+    await write(session, O, opportunity_id, values)
+    if "stage_id" in values:
+        await close_gap(session, current["stage_id"])
+        await place(session, stage["id"], opportunity_id)
+    return opportunity_id
+
+
+async def column_size(session: AsyncSession, stage_id: int) -> int:
+    org = principal(session).organization_id
+    stmt = select(func.count()).where(T.c.stage_id == stage_id, T.c.organization_id == org)
+    return int((await (await session.connection()).execute(stmt)).scalar() or 0)

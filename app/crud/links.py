@@ -1,0 +1,174 @@
+"""A deal's to-many links: participants, lost reasons, access list and tags."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import models as m
+from app.crud.base import fail, fetch, fetch_all, principal, touch, write
+from app.crud.refs import Refs
+from app.enums import CloseReasonKind
+from app.errors import ErrorCode
+from app.validation import Problems
+
+C = m.OpportunityContact
+MAX_LINKS = 500
+
+
+async def _start(session: AsyncSession, problems: Problems, refs: Refs, opportunity_id: int) -> None:
+    """Resolve the ids, check the deal, then lock it (the version bump) before reading its links."""
+    await refs.resolve(session)
+    if await fetch(session, m.Opportunity, opportunity_id) is None:
+        raise fail(["id"], ErrorCode.NOT_FOUND, "no such opportunity")
+    problems.raise_if_any()
+    await touch(session, opportunity_id)
+
+
+def _bounded(problems: Problems, path: str, ids: Sequence[Any]) -> list[Any]:
+    if len(ids) > MAX_LINKS:
+        problems.add([path], ErrorCode.OUT_OF_RANGE, f"at most {MAX_LINKS} at once", len(ids))
+    return problems.unique_ids([path], ids)
+
+
+async def add_contacts(session: AsyncSession, *, opportunity_id: int, contact_gids: Sequence[Any]) -> int:
+    """Append participants in the given order; ones already on the deal stay where they are."""
+    problems = Problems()
+    gids = _bounded(problems, "contactIds", contact_gids)
+    refs = Refs(problems)
+    refs.want_all(["contactIds"], "Contact", contact_gids)
+    await _start(session, problems, refs, opportunity_id)
+    links = await fetch_all(session, C, C.opportunity_id == opportunity_id, C.position)
+    have = {row["contact_id"] for row in links}
+    org = principal(session).organization_id
+    new = [pk for pk in (refs.pk("Contact", g) for g in gids) if pk not in have]
+    session.add_all(
+        C(opportunity_id=opportunity_id, contact_id=pk, organization_id=org, position=len(links) + i)
+        for i, pk in enumerate(new, 1)
+    )
+    await session.flush()
+    return opportunity_id
+
+
+async def remove_contacts(session: AsyncSession, *, opportunity_id: int, contact_gids: Sequence[Any]) -> int:
+    """Take participants off the deal; the rest close ranks. Ones not on it are ignored."""
+    problems = Problems()
+    gids = _bounded(problems, "contactIds", contact_gids)
+    refs = Refs(problems)
+    refs.want_all(["contactIds"], "Contact", contact_gids)
+    await _start(session, problems, refs, opportunity_id)
+    gone = [refs.pk("Contact", g) for g in gids]
+    await session.execute(
+        delete(C)
+        .where(C.opportunity_id == opportunity_id, C.contact_id.in_(gone))
+        .execution_options(synchronize_session=False)
+    )
+    links = await fetch_all(session, C, C.opportunity_id == opportunity_id, C.position)
+    await _renumber(session, C, C.contact_id, opportunity_id, [r["contact_id"] for r in links], links)
+    return opportunity_id
+
+
+async def _renumber(
+    session: AsyncSession, model: Any, target: Any, opp: int, order: list[Any], rows: list[Any]
+) -> None:
+    # link tables have composite keys: renumber by (deal, target) pairs
+    for i, pk in enumerate(order, 1):
+        row = next(r for r in rows if r[target.key] == pk)
+        if row["position"] != i:
+            stmt = update(model).where(model.opportunity_id == opp, target == pk).values(position=i)
+            await session.execute(stmt.execution_options(synchronize_session=False))
+
+
+async def set_lost_reasons(session: AsyncSession, *, opportunity_id: int, reason_gids: Sequence[Any]) -> int:
+    """Replace the ordered list of lost reasons; each must be a LOST reason."""
+    problems = Problems()
+    gids = _bounded(problems, "closeReasonIds", reason_gids)
+    refs = Refs(problems)
+    refs.want_all(["closeReasonIds"], "CloseReason", reason_gids)
+    await refs.resolve(session)
+    for i, gid in enumerate(reason_gids):
+        row = refs.row("CloseReason", gid)
+        if row is not None and row["kind"] != CloseReasonKind.LOST:
+            problems.add(
+                ["closeReasonIds", str(i)], ErrorCode.INVALID, f"{row['name']!r} is a WON reason", gid
+            )
+    await _start(session, problems, refs, opportunity_id)
+    L = m.OpportunityLostReason
+    await session.execute(
+        delete(L).where(L.opportunity_id == opportunity_id).execution_options(synchronize_session=False)
+    )
+    org = principal(session).organization_id
+    session.add_all(
+        L(
+            opportunity_id=opportunity_id,
+            close_reason_id=refs.pk("CloseReason", g),
+            organization_id=org,
+            position=i,
+        )
+        for i, g in enumerate(gids, 1)
+    )
+    await session.flush()
+    return opportunity_id
+
+
+async def set_access(
+    session: AsyncSession, *, opportunity_id: int, is_private: bool, user_gids: Sequence[Any]
+) -> int:
+    """Make the deal private or public and replace the users who may see it while private."""
+    problems = Problems()
+    gids = _bounded(problems, "userIds", user_gids)
+    refs = Refs(problems)
+    refs.want_all(["userIds"], "User", user_gids)
+    await _start(session, problems, refs, opportunity_id)
+    await write(session, m.Opportunity, opportunity_id, {"is_private": is_private})
+    await replace_access(session, opportunity_id, [refs.pk("User", g) for g in gids], clear=True)
+    return opportunity_id
+
+
+async def replace_access(
+    session: AsyncSession, opportunity_id: int, user_ids: Sequence[Any], *, clear: bool
+) -> None:
+    A = m.OpportunityAccess
+    if clear:
+        await session.execute(
+            delete(A).where(A.opportunity_id == opportunity_id).execution_options(synchronize_session=False)
+        )
+    org = principal(session).organization_id
+    session.add_all(A(opportunity_id=opportunity_id, user_id=pk, organization_id=org) for pk in user_ids)
+    await session.flush()
+
+
+async def set_tags(session: AsyncSession, *, opportunity_id: int, tags: Sequence[str]) -> int:
+    """Replace the tags: trimmed, unique ignoring case (first spelling wins), at most 20."""
+    problems = Problems()
+    cleaned = problems.tags(["tags"], tags)
+    await _start(session, problems, Refs(problems), opportunity_id)
+    await replace_tags(session, opportunity_id, cleaned, clear=True)
+    return opportunity_id
+
+
+async def replace_tags(
+    session: AsyncSession, opportunity_id: int, tags: Sequence[str], *, clear: bool
+) -> None:
+    T = m.OpportunityTag
+    if clear:
+        await session.execute(
+            delete(T).where(T.opportunity_id == opportunity_id).execution_options(synchronize_session=False)
+        )
+    org = principal(session).organization_id
+    session.add_all(
+        T(opportunity_id=opportunity_id, tag=tag, organization_id=org, position=i)
+        for i, tag in enumerate(tags, 1)
+    )
+    await session.flush()
+
+
+async def add_contact_links(session: AsyncSession, opportunity_id: int, contact_ids: Sequence[Any]) -> None:
+    org = principal(session).organization_id
+    session.add_all(
+        C(opportunity_id=opportunity_id, contact_id=pk, organization_id=org, position=i)
+        for i, pk in enumerate(contact_ids, 1)
+    )

@@ -1,0 +1,240 @@
+"""Create, update and delete deals, one or many, with every rule of MODEL.md applied."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import models as m
+from app.crud import board, custom_fields, items, links
+from app.crud.base import O, Retry, fail, fetch, lock_stages, now, principal, touch, write
+from app.crud.fields import check, derive, resolve_links
+from app.crud.refs import Refs
+from app.errors import ErrorCode
+from app.validation import Problems
+
+MAX_BULK = 1000
+
+
+@dataclass
+class NewDeal:
+    """One createOpportunity input: the deal's fields and what hangs off it."""
+
+    fields: dict[str, Any]
+    position: int | None = None
+    contact_ids: list[Any] = field(default_factory=list)
+    access_user_ids: list[Any] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    custom_fields: list[tuple[Any, str | None]] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Checked:
+    values: dict[str, Any]
+    deal: NewDeal
+    tags: list[str]
+    custom: dict[int, str | None]
+    items: list[dict[str, Any]]
+
+
+async def create(
+    session: AsyncSession, *, deals: Sequence[NewDeal], paths: Sequence[Sequence[str]]
+) -> list[int]:
+    """Create every deal or none; returns their ids in input order."""
+    problems = Problems()
+    if len(deals) > MAX_BULK:
+        problems.add(["inputs"], ErrorCode.OUT_OF_RANGE, f"at most {MAX_BULK} deals at once", len(deals))
+        problems.raise_if_any()
+    refs = Refs(problems)
+    defs = await custom_fields.definitions(session)
+    checked = [_check_new(problems, refs, defs, deal, path) for deal, path in zip(deals, paths, strict=True)]
+    await refs.resolve(session)
+    for c, path in zip(checked, paths, strict=True):
+        c.values = _derive_new(problems, refs, c.values, path)
+    problems.raise_if_any()
+    await lock_stages(session, [c.values.get("stage_id") for c in checked])
+    base_currency = await _base_currency(session, checked)
+    ids = []
+    for c in checked:
+        ids.append(await _insert(session, refs, c, base_currency))
+    return ids
+
+
+def _check_new(
+    problems: Problems, refs: Refs, defs: Mapping[int, Any], deal: NewDeal, path: Sequence[str]
+) -> _Checked:
+    values = check(problems, refs, {"title": None, **deal.fields}, path)
+    problems.position([*path, "position"], deal.position)
+    refs.want_all(
+        [*path, "contactIds"], "Contact", problems.unique_ids([*path, "contactIds"], deal.contact_ids)
+    )
+    refs.want_all(
+        [*path, "accessUserIds"], "User", problems.unique_ids([*path, "accessUserIds"], deal.access_user_ids)
+    )
+    tags = problems.tags([*path, "tags"], deal.tags)
+    custom = custom_fields.check_values(
+        problems, defs, [*path, "customFields"], deal.custom_fields, creating=True
+    )
+    if len(deal.items) > items.MAX_ITEMS:
+        problems.add(
+            [*path, "items"], ErrorCode.OUT_OF_RANGE, f"at most {items.MAX_ITEMS} line items", len(deal.items)
+        )
+    lines = [
+        items.check_item(problems, [*path, "items", str(i)], item, creating=True)
+        for i, item in enumerate(deal.items)
+    ]
+    return _Checked(values, deal, tags, custom, lines)
+
+
+def _derive_new(
+    problems: Problems, refs: Refs, values: dict[str, Any], path: Sequence[str]
+) -> dict[str, Any]:
+    stage = refs.row("Stage", values.get("stage_id"))
+    reason = refs.row("CloseReason", values.get("close_reason_id"))
+    return derive(problems, path, None, resolve_links(refs, values), stage=stage, reason=reason)
+
+
+async def _base_currency(session: AsyncSession, checked: Sequence[_Checked]) -> str | None:
+    if all(c.values.get("currency") or c.values.get("amount") is None for c in checked):
+        return None
+    org = await fetch(session, m.Organization, principal(session).organization_id)
+    return None if org is None else str(org["base_currency"])
+
+
+async def _insert(session: AsyncSession, refs: Refs, c: _Checked, base_currency: str | None) -> int:
+    who, at = principal(session), now()
+    values = dict(c.values)
+    values.setdefault("owner_id", who.user_id)
+    if values.get("amount") is not None and not values.get("currency"):
+        values["currency"] = base_currency  # an amount is always in some currency: the organization's
+    row = O(
+        organization_id=who.organization_id,
+        created_at=at,
+        updated_at=at,
+        created_by_id=who.user_id,
+        updated_by_id=who.user_id,
+        is_private=bool(c.deal.fields.get("is_private")),
+        **{k: v for k, v in values.items() if k != "is_private"},
+    )
+    session.add(row)
+    await session.flush()
+    pk = int(row.id)  # type: ignore[arg-type]
+    await links.add_contact_links(
+        session, pk, [refs.pk("Contact", g) for g in dict.fromkeys(c.deal.contact_ids)]
+    )
+    await links.replace_access(
+        session, pk, [refs.pk("User", g) for g in dict.fromkeys(c.deal.access_user_ids)], clear=False
+    )
+    await links.replace_tags(session, pk, c.tags, clear=False)
+    await items.add_many(session, pk, c.items)
+    await custom_fields.store_values(session, pk, {k: v for k, v in c.custom.items() if v is not None})
+    if values.get("stage_id") is not None:
+        await board.place(session, values["stage_id"], pk, c.deal.position)
+    return pk
+
+
+# ---------------------------------------------------------------- update
+
+
+async def update(
+    session: AsyncSession,
+    *,
+    opportunity_id: int,
+    given: Mapping[str, Any],
+    expected: int | None = None,
+    path: Sequence[str] = ("input",),
+) -> int:
+    """Change the given fields (an explicit None clears one); the rest stay as they are."""
+    problems = Problems()
+    refs = Refs(problems)
+    values = check(problems, refs, given, path)
+    await refs.resolve(session)
+    before = await fetch(session, O, opportunity_id)
+    if before is None:
+        problems.add(["id"], ErrorCode.NOT_FOUND, "no such opportunity")
+    problems.raise_if_any()
+    if not values:
+        return await _unchanged(before, expected)
+    values = resolve_links(refs, values)
+    moving = "stage_id" in values and values["stage_id"] != before["stage_id"]
+    if moving:
+        await lock_stages(session, [before["stage_id"], values["stage_id"]])
+    current = await touch(session, opportunity_id, expected)
+    if moving and current["stage_id"] != before["stage_id"]:
+        raise Retry
+    stage = refs.row("Stage", given.get("stage_id"))
+    reason = refs.row("CloseReason", given.get("close_reason_id"))
+    values = derive(problems, path, current, values, stage=stage, reason=reason)
+    problems.raise_if_any()
+    await write(session, O, opportunity_id, values)
+    if moving:
+        await board.close_gap(session, before["stage_id"])
+        await board.place(session, values["stage_id"], opportunity_id)
+    return opportunity_id
+
+
+async def _unchanged(current: Any, expected: int | None) -> int:
+    if expected is not None and expected != current["version"]:
+        raise fail(
+            ["expectedVersion"],
+            ErrorCode.CONFLICT,
+            f"the opportunity is at version {current['version']}, not {expected}",
+            expected,
+        )
+    return int(current["id"])
+
+
+async def matching(session: AsyncSession, where: Any, *, limit: int | None = None) -> list[Any]:
+    """Visible deals matching a compiled filter, by id: (id, stage_id)."""
+    stmt = select(O.id, O.stage_id).where(where).order_by(O.id)
+    if limit is not None:
+        stmt = stmt.limit(limit + 1)
+    rows = (await session.execute(stmt)).all()
+    if limit is not None and len(rows) > limit:
+        raise fail(["filter"], ErrorCode.OUT_OF_RANGE, f"the filter matches over {limit} deals; narrow it")
+    return list(rows)
+
+
+async def update_many(session: AsyncSession, *, where: Any, given: Mapping[str, Any]) -> list[int]:
+    """Apply the same changes to every matching deal, all or nothing (at most MAX_BULK deals)."""
+    rows = await matching(session, where, limit=MAX_BULK)
+    if "stage_id" in given:
+        # every column involved, locked up front in id order, so per-deal locks add no wait
+        stage = Refs(Problems())
+        stage.want(["input", "stageId"], "Stage", given["stage_id"])
+        await stage.resolve(session)
+        await lock_stages(session, [r.stage_id for r in rows] + [stage.pk("Stage", given["stage_id"])])
+    for row in rows:
+        await update(session, opportunity_id=row.id, given=given)
+    return [r.id for r in rows]
+
+
+# ---------------------------------------------------------------- delete
+
+
+async def delete_many(session: AsyncSession, *, where: Any) -> list[int]:
+    """Delete matching deals with all their children; their columns close ranks."""
+    rows = await matching(session, where)
+    stages = {r.stage_id for r in rows} - {None}
+    await lock_stages(session, list(stages))
+    ids = [r.id for r in rows]
+    if ids and {r.stage_id for r in await matching(session, O.id.in_(ids))} - {None} - stages:
+        raise Retry  # one moved into a column we did not lock
+    for chunk in range(0, len(ids), 1000):
+        stmt = delete(O).where(O.id.in_(ids[chunk : chunk + 1000]))
+        await session.execute(stmt.execution_options(synchronize_session=False))
+    for stage_id in sorted(stages):
+        await board.close_gap(session, stage_id)
+    return ids
+
+
+async def delete_one(session: AsyncSession, *, opportunity_id: int) -> int:
+    ids = await delete_many(session, where=O.id == opportunity_id)
+    if not ids:
+        raise fail(["id"], ErrorCode.NOT_FOUND, "no such opportunity")
+    return opportunity_id

@@ -1,0 +1,14 @@
+"""Mutation: composed from one class per domain, each in its own module."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.graphql.mutations.opportunities import OpportunityMutations
+
+
+@strawberry.type(
+    description="Change the CRM. Every mutation is one transaction: all of it is written, or none."
+)
+class Mutation(OpportunityMutations):
+    pass
