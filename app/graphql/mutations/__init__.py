@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
+from app.graphql.mutations.board import BoardMutations
 from app.graphql.mutations.opportunities import OpportunityMutations
 
 
 @strawberry.type(
     description="Change the CRM. Every mutation is one transaction: all of it is written, or none."
 )
-class Mutation(OpportunityMutations):
+class Mutation(OpportunityMutations, BoardMutations):
     pass
