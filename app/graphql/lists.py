@@ -117,9 +117,17 @@ async def nested_connection(
     args: ListArgs,
     default_order: Sequence[tuple[str, bool]] | None = None,
 ) -> Connection[Any]:
-    """A list under a parent (`customer.opportunities`): batched with its siblings' lists."""
-    loaders = info.context.loaders
-    keys = order_keys(t.__spec__, args.order_by, default_order)
-    where = await filter_where(info, args.filter)
-    loader = loaders.page(t, partition, where, keys, args.page, args.cache_key())
+    """A list under a parent (`customer.opportunities`): batched with its siblings' lists.
+
+    Every parent of a page calls this with the same arguments: the filter and order are
+    compiled for the first one and reused (a 1000-row page would otherwise compile 1000 times).
+    """
+    cache_key = args.cache_key()
+    compiled = info.context.extras.setdefault("nested_lists", {})
+    key = (t, id(partition), cache_key)
+    if key not in compiled:
+        keys = order_keys(t.__spec__, args.order_by, default_order)
+        compiled[key] = (await filter_where(info, args.filter), keys)
+    where, keys = compiled[key]
+    loader = info.context.loaders.page(t, partition, where, keys, args.page, cache_key)
     return await loader.load(parent)  # type: ignore[no-any-return]
