@@ -52,7 +52,8 @@ async def fetch(session: AsyncSession, model: Any, pk: int) -> Any:
 
 
 async def fetch_all(session: AsyncSession, model: Any, where: Any, *order: Any) -> list[Any]:
-    rows = await session.execute(select(*cols(model)).where(where).order_by(*order, model.id))
+    keys = [getattr(model, c.key) for c in model.__table__.primary_key.columns]
+    rows = await session.execute(select(*cols(model)).where(where).order_by(*order, *keys))
     return [r._mapping for r in rows]
 
 
