@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.graphql.mutations.board import BoardMutations
+from app.graphql.mutations.custom_fields import CustomFieldMutations
 from app.graphql.mutations.items import ItemMutations
 from app.graphql.mutations.links import LinkMutations
 from app.graphql.mutations.opportunities import OpportunityMutations
@@ -13,5 +14,5 @@ from app.graphql.mutations.opportunities import OpportunityMutations
 @strawberry.type(
     description="Change the CRM. Every mutation is one transaction: all of it is written, or none."
 )
-class Mutation(OpportunityMutations, LinkMutations, BoardMutations, ItemMutations):
+class Mutation(OpportunityMutations, LinkMutations, BoardMutations, ItemMutations, CustomFieldMutations):
     pass
