@@ -9,10 +9,13 @@ from app.graphql.mutations.custom_fields import CustomFieldMutations
 from app.graphql.mutations.items import ItemMutations
 from app.graphql.mutations.links import LinkMutations
 from app.graphql.mutations.opportunities import OpportunityMutations
+from app.graphql.mutations.related import RelatedMutations
 
 
 @strawberry.type(
     description="Change the CRM. Every mutation is one transaction: all of it is written, or none."
 )
-class Mutation(OpportunityMutations, LinkMutations, BoardMutations, ItemMutations, CustomFieldMutations):
+class Mutation(
+    OpportunityMutations, LinkMutations, BoardMutations, ItemMutations, CustomFieldMutations, RelatedMutations
+):
     pass
