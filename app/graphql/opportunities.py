@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -348,22 +349,25 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
+MAX_SEARCH_WORDS = 16
+
+
 def _search(text: str) -> Any:
-    """Every word must appear in the title, the description or the customer's name."""
-    customer_name = (
-        select(m.Customer.name).where(m.Customer.id == m.Opportunity.customer_id).scalar_subquery()
-    )
-    terms = []
-    for word in text.split()[:16]:
-        pattern = f"%{query._like_escape(word.lower())}%"
-        terms.append(
-            or_(
-                *(
-                    func.lower(col).like(pattern, escape="\\")
-                    for col in (m.Opportunity.title, m.Opportunity.description, customer_name)
-                )
-            )
+    """Every word must start a word of the title, the description or the customer's name."""
+    words = re.findall(r"\w+", text)
+    if len(words) > MAX_SEARCH_WORDS:
+        raise BadUserInput(
+            f"`filter.search` has {len(words)} words; at most {MAX_SEARCH_WORDS} are allowed",
+            argument="filter",
         )
+    o = m.Opportunity
+    terms = [
+        or_(
+            query.word_search(word, o.title, o.description),
+            o.customer_id.in_(select(m.Customer.id).where(query.word_search(word, m.Customer.name))),
+        )
+        for word in words
+    ]
     return and_(true(), *terms)
 
 
@@ -463,7 +467,12 @@ OpportunityFilter = filter_input(
         "close_reason": (CloseReasonFilter, "By close reason."),
         "type": (OpportunityTypeFilter, "By opportunity type."),
         "custom_field": (list[CustomFieldFilter], "By custom field values; all must match."),
-        "search": (str, "Words that must all appear in the title, description or customer name."),
+        "search": (
+            str,
+            "Words (at most 16) that must each begin a word of the title, the description or the "
+            "customer's name, ignoring case; PostgreSQL full-text search (on SQLite, a word may "
+            "also match inside a longer word).",
+        ),
     },
     "Which deals to return. Fields are combined with AND; relation fields take the related type's filter.",
 )
