@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -31,6 +35,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+_WRITE_LOCKS: WeakKeyDictionary[Any, asyncio.Lock] = WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def serialised_writes(engine: AsyncEngine) -> AsyncIterator[None]:
+    """On SQLite, one write transaction at a time per process, queued in the event loop.
+
+    SQLite allows one writer anyway; without this queue, concurrent writers wait in
+    SQLite's busy handler, which sleeps in growing steps and made p99 seconds long in
+    bench/results-writes.md. Other processes (more workers) still queue on busy_timeout.
+    """
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    lock = _WRITE_LOCKS.setdefault(engine.sync_engine, asyncio.Lock())
+    async with lock:
+        yield
 
 
 async def begin_write(session: AsyncSession) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.db import begin_write
+from app.db import begin_write, serialised_writes
 from app.settings import Settings
 from app.tenancy import SESSION_KEY, Principal
 
@@ -43,7 +43,7 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session, session.begin():
+        async with serialised_writes(self._sessions.kw["bind"]), self._sessions() as session, session.begin():
             session.info[SESSION_KEY] = self.principal
             await begin_write(session)
             yield session
