@@ -40,7 +40,7 @@ class Settings:
     max_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5000
-    max_cost: int = 50_000
+    max_cost: int = 200_000
     max_body_bytes: int = 1_000_000
     max_batch_operations: int = 1
     request_timeout_seconds: float = 15.0
@@ -49,6 +49,7 @@ class Settings:
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     # per API key; "" turns rate limiting off
     rate_limit: str = "600/minute"
+    rate_limit_storage: str = "memory://"
     db_pool_size: int = 10
     log_level: str = "INFO"
 
@@ -70,6 +71,7 @@ class Settings:
             graphiql=_bool("OG_GRAPHIQL", d.graphiql),
             cors_origins=_list("OG_CORS_ORIGINS"),
             rate_limit=os.environ.get("OG_RATE_LIMIT", d.rate_limit),
+            rate_limit_storage=os.environ.get("OG_RATE_LIMIT_STORAGE") or d.rate_limit_storage,
             db_pool_size=_int("OG_DB_POOL_SIZE", d.db_pool_size),
             log_level=os.environ.get("OG_LOG_LEVEL", d.log_level),
         )

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Annotated, Any
 
 import strawberry
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-    max_aliases,
-    query_depth_limiter,
-)
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
 
 from app.errors import BadUserInput
 from app.graphql.aggregates import AggregateQueries
@@ -25,9 +21,12 @@ from app.graphql.items import OpportunityItem
 from app.graphql.lookups import Channel, CloseReason, Lead, OpportunityType
 from app.graphql.mutations import Mutation
 from app.graphql.opportunities import Opportunity, OpportunityQueries
+from app.graphql.permissions import OperationRoles
 from app.graphql.pipelines import Pipeline, Stage
 from app.graphql.relations import connection_field, decode_id
 from app.graphql.users import Organization, User
+from app.limits import DECIMAL, execution_limits, validation_rules
+from app.masking import GatewaySchema
 from app.settings import Settings
 
 NODE_TYPES: dict[str, Any] = {
@@ -120,18 +119,28 @@ class Query(OpportunityQueries, AggregateQueries):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    # The limiters' rule classes are built once, here: rules built per request would be new
-    # classes every time and miss the validation cache (strawberry issue #4635).
-    rules = [
-        query_depth_limiter.create_validator(settings.max_depth, None, None),
-        max_aliases.create_validator(settings.max_aliases),
-    ]
+    # Every rule class is built once, here: rules built per request would be new classes
+    # every time and miss the validation cache (strawberry issue #4635).
+    rules = validation_rules(settings)
+    if not settings.introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    limits = execution_limits(settings)
     extensions: list[Any] = [
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: AddValidationRules(rules),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
+        OperationRoles,
+        limits,
     ]
-    return strawberry.Schema(
-        query=Query, mutation=Mutation, types=list(NODE_TYPES.values()), extensions=extensions
+    batching = (
+        {"max_operations": settings.max_batch_operations} if settings.max_batch_operations > 1 else None
+    )
+    return GatewaySchema(
+        query=Query,
+        mutation=Mutation,
+        types=list(NODE_TYPES.values()),
+        extensions=extensions,
+        config=StrawberryConfig(batching_config=batching),  # type: ignore[typeddict-item]
+        scalar_overrides={Decimal: DECIMAL},
     )

@@ -1,0 +1,65 @@
+"""Rate limits per API key, with the `limits` package: a moving window, answered by 429.
+
+The limit is a `limits` expression (`OG_RATE_LIMIT`, e.g. "600/minute" or
+"20/second;600/minute"; empty turns it off). Counters live in `OG_RATE_LIMIT_STORAGE`:
+process memory by default (per worker), or a shared store such as `redis://host`.
+Every answer to a keyed request carries the IETF draft `RateLimit-*` headers, a refusal
+also `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse_many
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after: int  # seconds until the window has room again
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        out = [
+            (b"ratelimit-limit", str(self.limit).encode()),
+            (b"ratelimit-remaining", str(self.remaining).encode()),
+            (b"ratelimit-reset", str(self.reset_after).encode()),
+        ]
+        if not self.allowed:
+            out.append((b"retry-after", str(self.reset_after).encode()))
+        return out
+
+
+class RateLimiter:
+    """Counts requests per API key against every configured window."""
+
+    def __init__(self, limit: str, storage: str = "memory://") -> None:
+        self.items: list[RateLimitItem] = parse_many(limit) if limit.strip() else []
+        self.strategy = MovingWindowRateLimiter(storage_from_string(storage)) if self.items else None
+
+    @property
+    def enabled(self) -> bool:
+        return self.strategy is not None
+
+    def hit(self, key: str) -> Decision | None:
+        """Count one request for `key`; None when rate limiting is off."""
+        if self.strategy is None:
+            return None
+        decisions = [self._hit(item, key) for item in self.items]
+        refused = [d for d in decisions if not d.allowed]
+        if refused:
+            return max(refused, key=lambda d: d.reset_after)
+        return min(decisions, key=lambda d: d.remaining)
+
+    def _hit(self, item: RateLimitItem, key: str) -> Decision:
+        assert self.strategy is not None
+        allowed = self.strategy.hit(item, "api-key", key)
+        stats = self.strategy.get_window_stats(item, "api-key", key)
+        reset_after = max(1, math.ceil(stats.reset_time - time.time()))
+        return Decision(allowed, item.amount, max(stats.remaining, 0), reset_after)
