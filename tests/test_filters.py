@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from app import models as m
 from tests.support import Api, Tenant, gid, insert, make_board, make_tenant, opportunity, unscoped
@@ -326,3 +327,59 @@ async def test_every_list_takes_its_own_filter(api: Api, tenant: Tenant, engine)
     assert data["closeReasons"]["nodes"] == [{"name": "No budget"}]
     assert data["leads"]["nodes"] == [{"name": "Inbound lead"}]
     assert [d["fieldType"] for d in data["customFieldDefinitions"]["nodes"]] == ["CHECK_BOX", "DATE"]
+
+
+async def test_more_relation_filters_referrer_agent_creator_lost_reasons(
+    api: Api, tenant: Tenant, engine
+) -> None:
+    w = await _world(engine, tenant)
+    org = tenant.organization_id
+    await insert(
+        engine,
+        opportunity(org, title="Referred", referrer_id=w.second_contact, agent_id=w.board.contact,
+                    created_by_id=tenant.user_id, bid_type="PER_MONTH", per_period_value=12,
+                    utm_source="newsletter", interaction_count=7),
+    )  # fmt: skip
+    async with unscoped(engine) as s:
+        alpha = await s.scalar(select(m.Opportunity.id).where(m.Opportunity.title == "Alpha"))
+        s.add(
+            m.OpportunityLostReason(
+                organization_id=org, opportunity_id=alpha, close_reason_id=w.board.lost_reason
+            )
+        )
+    assert await titles(api, {"referrer": {"email": {"eq": "bob@shop.test"}}}) == ["Referred"]
+    assert await titles(api, {"agent": {"customer": {"industry": {"eq": "Software"}}}}) == ["Referred"]
+    assert await titles(api, {"createdBy": {"id": {"eq": gid("User", tenant.user_id)}}}) == ["Referred"]
+    assert await titles(api, {"bidType": {"in": ["PER_MONTH"]}, "perPeriodValue": {"gte": 12}}) == [
+        "Referred"
+    ]
+    assert await titles(api, {"utmSource": {"startsWith": "news"}, "interactionCount": {"gt": 5}}) == [
+        "Referred"
+    ]
+    assert await titles(api, {"lostReasons": {"some": {"name": {"eq": "No budget"}}}}) == ["Alpha"]
+    assert await titles(api, {"lostReasons": {"none": {}}, "title": {"startsWith": "A"}}) == []
+
+
+async def test_customers_contacts_users_filter_by_their_deals(api: Api, tenant: Tenant, engine) -> None:
+    w = await _world(engine, tenant)
+    data = await api(
+        """query ($c: ID!) {
+          board: customer(id: $c) { name }
+          open: customers(filter: {opportunities: {some: {status: {eq: OPEN}, amount: {gt: "200"}}}}) {
+            nodes { name } }
+          without: customers(filter: {opportunities: {none: {}}}) { nodes { name } }
+          small: customers(filter: {opportunities: {every: {amount: {lt: "200"}}}}) { nodes { name } }
+          staff: customers(filter: {contacts: {some: {displayName: {startsWith: "Bob"}}}}) { nodes { name } }
+          primary: contacts(filter: {opportunities: {some: {title: {eq: "Alpha"}}}}) { nodes { displayName } }
+          owners: users(filter: {ownedOpportunities: {some: {priority: {eq: HIGH}}}, isActive: {eq: true}}) {
+            totalCount }
+        }""",
+        {"c": gid("Customer", w.board.customer)},
+    )
+    assert data["open"]["nodes"] == [{"name": "Corner Shop"}]
+    assert data["without"]["nodes"] == []
+    assert data["small"]["nodes"] == [data["board"]]  # Corner Shop has a deal of 250.5
+    assert data["staff"]["nodes"] == [{"name": "Corner Shop"}]
+    assert [c["displayName"] for c in data["primary"]["nodes"]] != ["Bob Stone"]
+    assert len(data["primary"]["nodes"]) == 1
+    assert data["owners"]["totalCount"] == 1

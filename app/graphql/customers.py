@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from app import models as m
 from app import query
 from app.graphql.common import BooleanFilter, DateTimeFilter, DecimalFilter, IntFilter, Node, StringFilter
-from app.graphql.lists import order_input
+from app.graphql.lists import order_input, quantifier_input
 from app.graphql.relations import connection_field, entity, filter_input, to_many, to_one
 from app.query import Hop, Relation
+
+if TYPE_CHECKING:  # the filter is made in the opportunities module, which imports this one
+    from app.graphql.opportunities import RelatedOpportunitiesFilter
 
 OPP = ("app.graphql.opportunities", "Opportunity")
 
@@ -88,8 +92,15 @@ class Contact(Node):
 
 
 CUSTOMER_SPEC = query.FilterSpec(
-    m.Customer, orders={"CITY": lambda: m.Customer.city}, default_order=(("NAME", False),)
+    m.Customer,
+    relations={
+        "contacts": lambda: Relation((Hop(m.Customer.id, m.Contact.customer_id),), many=True),
+        "opportunities": lambda: Relation((Hop(m.Customer.id, m.Opportunity.customer_id),), many=True),
+    },
+    orders={"CITY": lambda: m.Customer.city},
+    default_order=(("NAME", False),),
 )
+_OPP_FILTERS = "app.graphql.opportunities"
 CustomerFilter = filter_input(
     "CustomerFilter",
     __name__,
@@ -110,6 +121,14 @@ CustomerFilter = filter_input(
         "country": (StringFilter, "By country."),
         "created_at": (DateTimeFilter, "By creation time."),
         "updated_at": (DateTimeFilter, "By last change."),
+        "contacts": (
+            Annotated["CustomerContactsFilter", strawberry.lazy("app.graphql.customers")],
+            "By the people at the customer: some, none or every.",
+        ),
+        "opportunities": (
+            Annotated["RelatedOpportunitiesFilter", strawberry.lazy(_OPP_FILTERS)],
+            "By the customer's deals: some, none or every (e.g. customers with an open deal).",
+        ),
     },
     "Which customers to return. Fields are combined with AND.",
 )
@@ -131,7 +150,10 @@ CustomerOrder = order_input(
 
 CONTACT_SPEC = query.FilterSpec(
     m.Contact,
-    relations={"customer": lambda: Relation((Hop(m.Contact.customer_id, m.Customer.id),))},
+    relations={
+        "customer": lambda: Relation((Hop(m.Contact.customer_id, m.Customer.id),)),
+        "opportunities": lambda: Relation((Hop(m.Contact.id, m.Opportunity.contact_id),), many=True),
+    },
     default_order=(("DISPLAY_NAME", False),),
 )
 ContactFilter = filter_input(
@@ -149,9 +171,14 @@ ContactFilter = filter_input(
         "is_company": (BooleanFilter, "Companies or people."),
         "created_at": (DateTimeFilter, "By creation time."),
         "customer": (CustomerFilter, "By the customer they work for."),
+        "opportunities": (
+            Annotated["RelatedOpportunitiesFilter", strawberry.lazy(_OPP_FILTERS)],
+            "By the deals they are the primary contact of: some, none or every.",
+        ),
     },
     "Which contacts to return. Fields are combined with AND.",
 )
+CustomerContactsFilter = quantifier_input("CustomerContactsFilter", ContactFilter, "contacts", __name__)
 ContactOrder = order_input(
     "Contact", ["ID", "DISPLAY_NAME", "FIRST_NAME", "LAST_NAME", "EMAIL", "CREATED_AT"], __name__
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, Optional
 
 import strawberry
 from sqlalchemy import func, select, true
@@ -131,3 +131,17 @@ async def nested_connection(
     where, keys = compiled[key]
     loader = info.context.loaders.page(t, partition, where, keys, args.page, cache_key)
     return await loader.load(parent)  # type: ignore[no-any-return]
+
+
+def quantifier_input(name: str, target: Any, noun: str, module: str) -> type:
+    """`<Name> {some, none, every}`: a to-many relation filter over `target` (a filter input type,
+    or a lazy annotation of one defined later). Quantifiers are combined with AND."""
+    docs = {
+        "some": f"At least one of its {noun} matches.",
+        "none": f"None of its {noun} matches.",
+        "every": f"Every one of its {noun} matches (true when it has none).",
+    }
+    ann = {q: Optional[target] for q in docs}  # noqa: UP045  (target may be a lazy annotation)
+    ns = {q: strawberry.field(default=None, description=doc) for q, doc in docs.items()}
+    cls = type(name, (), {"__annotations__": ann, **ns, "__module__": module})
+    return strawberry.input(cls, description=f"Filter on {noun}: some, none or every; combined with AND.")

@@ -29,7 +29,7 @@ from app.graphql.custom_fields import CustomFieldDefinition, CustomFieldValue
 from app.graphql.customers import Contact, ContactFilter, Customer, CustomerFilter
 from app.graphql.enums import BidType, LeadSource, OpportunityStatus, Priority
 from app.graphql.items import OpportunityItem, OpportunityItemFilter
-from app.graphql.lists import order_input
+from app.graphql.lists import order_input, quantifier_input
 from app.graphql.lookups import (
     Channel,
     ChannelFilter,
@@ -258,6 +258,9 @@ class OpportunityItemsFilter:
     every: OpportunityItemFilter | None = strawberry.field(default=None, description="Every item matches.")
 
 
+LostReasonsFilter = quantifier_input("LostReasonsFilter", CloseReasonFilter, "lost reasons", __name__)
+
+
 def _tags(flt: TagFilter) -> Any:
     def having(tags: list[str]) -> Any:
         sub = select(m.OpportunityTag.opportunity_id).where(m.OpportunityTag.tag.in_(tags))
@@ -385,7 +388,18 @@ OPPORTUNITY_SPEC = query.FilterSpec(
         ),
         "customer": lambda: _hop(m.Opportunity.customer_id, m.Customer),
         "contact": lambda: _hop(m.Opportunity.contact_id, m.Contact),
+        "referrer": lambda: _hop(m.Opportunity.referrer_id, m.Contact),
+        "agent": lambda: _hop(m.Opportunity.agent_id, m.Contact),
         "owner": lambda: _hop(m.Opportunity.owner_id, m.User),
+        "created_by": lambda: _hop(m.Opportunity.created_by_id, m.User),
+        "updated_by": lambda: _hop(m.Opportunity.updated_by_id, m.User),
+        "lost_reasons": lambda: Relation(
+            (
+                Hop(m.Opportunity.id, m.OpportunityLostReason.opportunity_id),
+                Hop(m.OpportunityLostReason.close_reason_id, m.CloseReason.id),
+            ),
+            many=True,
+        ),
         "lead": lambda: _hop(m.Opportunity.lead_id, m.Lead),
         "channel": lambda: _hop(m.Opportunity.channel_id, m.Channel),
         "close_reason": lambda: _hop(m.Opportunity.close_reason_id, m.CloseReason),
@@ -431,8 +445,15 @@ class PriorityFilter:
     is_null: bool | None = strawberry.field(default=None, description="true: no priority set.")
 
 
+@strawberry.input(description="Filter on a bid type.")
+class BidTypeFilter:
+    eq: BidType | None = strawberry.field(default=None, description="Equal to.")
+    in_: list[BidType] | None = strawberry.field(default=None, name="in", description="One of.")
+
+
 query.scalar_filter(LeadSourceFilter)
 query.scalar_filter(PriorityFilter)
+query.scalar_filter(BidTypeFilter)
 
 OpportunityFilter = filter_input(
     "OpportunityFilter",
@@ -459,6 +480,23 @@ OpportunityFilter = filter_input(
         "pipeline": (PipelineFilter, "By the stage's pipeline."),
         "customer": (CustomerFilter, "By customer."),
         "contact": (ContactFilter, "By primary contact."),
+        "referrer": (ContactFilter, "By who referred the deal."),
+        "agent": (ContactFilter, "By who brokers the deal."),
+        "created_by": (UserFilter, "By who created it."),
+        "updated_by": (UserFilter, "By who changed it last."),
+        "lost_reasons": (LostReasonsFilter, "By lost reasons: some, none or every."),
+        "bid_type": (BidTypeFilter, "By bid type."),
+        "per_period_value": (IntFilter, "By number of periods of a non-fixed bid."),
+        "conversion_rate": (DecimalFilter, "By conversion rate to the base currency."),
+        "interaction_count": (IntFilter, "By number of logged interactions."),
+        "stage_changed_at": (DateTimeFilter, "By last stage change."),
+        "last_activity_at": (DateTimeFilter, "By last activity."),
+        "last_contacted_at": (DateTimeFilter, "By last contact with the customer."),
+        "version": (IntFilter, "By version."),
+        "utm_source": (StringFilter, "By utm_source."),
+        "utm_medium": (StringFilter, "By utm_medium."),
+        "utm_campaign": (StringFilter, "By utm_campaign."),
+        "utm_content": (StringFilter, "By utm_content."),
         "contacts": (OpportunityContactsFilter, "By participants: some, none or every."),
         "items": (OpportunityItemsFilter, "By line items: some, none or every."),
         "owner": (UserFilter, "By owner."),
@@ -475,6 +513,10 @@ OpportunityFilter = filter_input(
         ),
     },
     "Which deals to return. Fields are combined with AND; relation fields take the related type's filter.",
+)
+
+RelatedOpportunitiesFilter = quantifier_input(
+    "RelatedOpportunitiesFilter", OpportunityFilter, "deals", __name__
 )
 
 OpportunityOrder = order_input(

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from app import models as m
 from app import query
-from app.graphql.common import DateTimeFilter, Node, StringFilter
+from app.graphql.common import BooleanFilter, DateTimeFilter, Node, StringFilter
 from app.graphql.lists import order_input
 from app.graphql.relations import connection_field, entity, filter_input
+from app.query import Hop, Relation
+
+if TYPE_CHECKING:  # the filter is made in the opportunities module, which imports this one
+    from app.graphql.opportunities import RelatedOpportunitiesFilter
 
 OPP = ("app.graphql.opportunities", "Opportunity")
 
@@ -36,7 +41,11 @@ class User(Node):
     )
 
 
-USER_SPEC = query.FilterSpec(m.User, default_order=(("DISPLAY_NAME", False),))
+USER_SPEC = query.FilterSpec(
+    m.User,
+    relations={"owned_opportunities": lambda: Relation((Hop(m.User.id, m.Opportunity.owner_id),), many=True)},
+    default_order=(("DISPLAY_NAME", False),),
+)
 UserFilter = filter_input(
     "UserFilter",
     __name__,
@@ -46,6 +55,11 @@ UserFilter = filter_input(
         "email": (StringFilter, "By email address."),
         "title": (StringFilter, "By job title."),
         "created_at": (DateTimeFilter, "By when the user was added."),
+        "is_active": (BooleanFilter, "Active users, or those who left."),
+        "owned_opportunities": (
+            Annotated["RelatedOpportunitiesFilter", strawberry.lazy("app.graphql.opportunities")],
+            "By the deals they own: some, none or every.",
+        ),
     },
     "Which users to return. Fields are combined with AND.",
 )
