@@ -181,3 +181,27 @@ async def test_board_needs_editor_and_visibility(api: Api, tenant: Tenant, engin
     # the editor moves a visible card to the top; the hidden card still gets a unique place
     await api(MOVE, {"id": a, "stage": gid("Stage", board.stages[0]), "pos": 5}, key=editor)
     assert await _column(api, gid("Stage", board.stages[0])) == [gid("Opportunity", hidden), a]
+
+
+async def test_creates_moves_updates_and_deletes_at_once_keep_columns_dense(
+    api: Api, tenant: Tenant, engine
+) -> None:
+    board = await make_board(engine, tenant.organization_id)
+    s1, s2 = gid("Stage", board.stages[0]), gid("Stage", board.stages[1])
+    first = await _cards(api, s1, 6, "first")
+    update = (
+        "mutation ($id: ID!, $s: ID) { updateOpportunity(id: $id, input: {stageId: $s}) { errors { code } } }"
+    )
+    delete = "mutation ($id: ID!) { deleteOpportunity(id: $id) { errors { code } } }"
+    jobs = [api(CREATE, {"input": {"title": f"new {i}", "stageId": s1, "position": 1}}) for i in range(4)]
+    jobs += [
+        api(MOVE, {"id": first[0], "stage": s2, "pos": 1}),
+        api(MOVE, {"id": first[1], "stage": s1, "pos": 4}),
+    ]
+    jobs += [api(update, {"id": first[2], "s": s2}), api(update, {"id": first[3], "s": None})]
+    jobs += [api(delete, {"id": first[4]})]
+    results = await asyncio.gather(*jobs)
+    assert all(not next(iter(r.values()))["errors"] for r in results), results
+    col1, col2 = await _column(api, s1), await _column(api, s2)
+    assert len(col1) == 4 + 2 and set(col2) == {first[0], first[2]}
+    assert first[1] in col1 and first[5] in col1

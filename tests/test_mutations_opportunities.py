@@ -473,3 +473,31 @@ async def test_private_deal_of_someone_else_is_not_found_for_an_editor(
     assert _codes(out["updateOpportunity"]["errors"]) == [(["id"], "NOT_FOUND")]
     out = await api(CREATE, {"input": {"title": "x", "contactIds": []}}, key=editor)
     assert out["createOpportunity"]["errors"] == []
+
+
+async def test_more_field_rules(api: Api) -> None:
+    out = await api(
+        CREATE,
+        {
+            "input": {
+                "title": "T",
+                "conversionRate": "1.1234567",
+                "lastActivityAt": "1850-01-01T00:00:00Z",
+                "interactionCount": -1,
+                "expectedRevenue": "-3",
+            }
+        },
+    )
+    assert sorted(_codes(out["createOpportunity"]["errors"])) == [
+        (["input", "conversionRate"], "INVALID"),
+        (["input", "expectedRevenue"], "OUT_OF_RANGE"),
+        (["input", "interactionCount"], "OUT_OF_RANGE"),
+        (["input", "lastActivityAt"], "OUT_OF_RANGE"),
+    ]
+    deal = await _deal(api, conversionRate="1.123456", leadSource="REFERRAL", priority="LOW")
+    out = await api(UPDATE, {"id": deal["id"], "input": {"interactionCount": None, "priority": None}})
+    assert _codes(out["updateOpportunity"]["errors"]) == [(["input", "interactionCount"], "REQUIRED")]
+    data = await api(
+        "query($id: ID!) { opportunity(id: $id) { conversionRate leadSource priority } }", {"id": deal["id"]}
+    )
+    assert data["opportunity"] == {"conversionRate": "1.123456", "leadSource": "REFERRAL", "priority": "LOW"}

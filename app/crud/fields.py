@@ -8,6 +8,7 @@ here; `Refs` resolves them in one SELECT per table.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from app.crud.base import camel, now
@@ -42,7 +43,7 @@ SCALARS: dict[str, Check] = {
     "per_period_value": _int(1, 100_000),
     "probability": _int(0, 100),
     "expected_revenue": lambda p, path, v: p.money(path, v),
-    "conversion_rate": lambda p, path, v: p.money(path, v, scale=6),
+    "conversion_rate": lambda p, path, v: p.money(path, v, scale=6, maximum=Decimal(10**8)),
     "expected_close_date": lambda p, path, v: p.date_range(path, v),
     "lead_source": _enum,
     "priority": _enum,
