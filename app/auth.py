@@ -7,6 +7,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.enums import Role
 from app.models import ApiKey, Organization, User
 from app.sqltypes import utcnow
-from app.tenancy import Principal
+from app.tenancy import ROLE_ORDER, Principal
 
 KEY_PREFIX = "og"
 # last_used_at is written at most this often per key, so reads do not each cost a write
@@ -95,10 +96,39 @@ async def authenticate(session: AsyncSession, key: str) -> Principal | None:
     if row is None or not hmac.compare_digest(row.secret_hash, _hash(row.salt, secret)):
         return None
     now = utcnow()
-    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+    if not is_active(row, now):
         return None
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
         await session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
         await session.commit()
     roles = frozenset(Role(r) for r in row.roles.split(",") if r)
     return Principal(organization_id=row.organization_id, user_id=row.user_id, roles=roles, api_key_id=row.id)
+
+
+def roles_of(row: ApiKey) -> list[Role]:
+    """A key's roles, least first."""
+    return sorted((Role(r) for r in row.roles.split(",") if r), key=ROLE_ORDER.index)
+
+
+def is_active(row: ApiKey, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    return row.revoked_at is None and (row.expires_at is None or row.expires_at > now)
+
+
+def api_keys_statement(*, include_revoked: bool = False) -> Any:
+    """Keys newest first; the session's principal decides whose (an unscoped session: everyone's)."""
+    stmt = select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+    return stmt if include_revoked else stmt.where(ApiKey.revoked_at.is_(None))
+
+
+async def list_api_keys(session: AsyncSession, *, include_revoked: bool = False) -> list[ApiKey]:
+    return list((await session.execute(api_keys_statement(include_revoked=include_revoked))).scalars())
+
+
+async def revoke_api_key(session: AsyncSession, key_id: int) -> ApiKey | None:
+    """Revoke a key at once; revoking a revoked key keeps its first revocation time."""
+    row = (await session.execute(select(ApiKey).where(ApiKey.id == key_id))).scalar()
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        await session.flush()
+    return row

@@ -1,4 +1,4 @@
-"""The `opportunity-gateway` command: serve, migrate, seed, create-api-key, export-schema."""
+"""The `opportunity-gateway` command: serve, migrate, seed, API keys, export-schema."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from app.enums import Role
@@ -43,6 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     key.add_argument("--user", required=True, help="the user's email")
     key.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
     key.add_argument("--name", default=None)
+    key.add_argument("--expires-in-days", type=float, default=None, help="the key stops working after this")
+
+    keys = sub.add_parser("list-api-keys", help="list API keys (never the keys themselves)")
+    keys.add_argument("--organization", default=None, help="only this organization's keys")
+    keys.add_argument("--all", action="store_true", help="include revoked keys")
+
+    revoke = sub.add_parser("revoke-api-key", help="revoke an API key at once")
+    revoke.add_argument("prefix", help="the key's visible prefix (og_<prefix>_…), as list-api-keys shows it")
 
     export = sub.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("path", nargs="?", default="schema.graphql")
@@ -56,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
         "migrate": _migrate,
         "seed": _seed,
         "create-api-key": _create_api_key,
+        "list-api-keys": _list_api_keys,
+        "revoke-api-key": _revoke_api_key,
         "export-schema": _export_schema,
     }[args.command]
     handler(args)
@@ -98,16 +109,34 @@ async def _seed_async(url: str, n: int, organization: str | None, seed: int, pro
 
 
 def _create_api_key(args: argparse.Namespace) -> None:
+    expires = None
+    if args.expires_in_days is not None:
+        if args.expires_in_days <= 0:
+            sys.exit("--expires-in-days must be positive")
+        expires = datetime.now(UTC) + timedelta(days=args.expires_in_days)
     key = asyncio.run(
         _new_key(
-            _settings().database_url, args.organization, args.user, [Role(r) for r in args.role], args.name
+            _settings().database_url,
+            args.organization,
+            args.user,
+            [Role(r) for r in args.role],
+            args.name,
+            expires,
         )
     )
-    print(f"created a key for {args.user} in {args.organization} with roles {', '.join(args.role)}:")
+    until = f", until {expires:%Y-%m-%d %H:%M} UTC" if expires else ""
+    print(f"created a key for {args.user} in {args.organization} with roles {', '.join(args.role)}{until}:")
     print(key)
 
 
-async def _new_key(url: str, organization: str, email: str, roles: list[Role], name: str | None) -> str:
+async def _new_key(
+    url: str,
+    organization: str,
+    email: str,
+    roles: list[Role],
+    name: str | None,
+    expires_at: datetime | None = None,
+) -> str:
     from app.auth import create_api_key, ensure_user
     from app.db import make_engine, make_sessionmaker
     from app.tenancy import SESSION_KEY, UNSCOPED
@@ -117,8 +146,78 @@ async def _new_key(url: str, organization: str, email: str, roles: list[Role], n
         async with make_sessionmaker(engine)() as session, session.begin():
             session.info[SESSION_KEY] = UNSCOPED
             user = await ensure_user(session, organization=organization, email=email)
-            created = await create_api_key(session, user=user, roles=roles, name=name)
+            created = await create_api_key(session, user=user, roles=roles, name=name, expires_at=expires_at)
         return created.key
+    finally:
+        await engine.dispose()
+
+
+def _list_api_keys(args: argparse.Namespace) -> None:
+    rows = asyncio.run(_keys(_settings().database_url, args.organization, args.all))
+    header = ["PREFIX", "ORGANIZATION", "USER", "ROLES", "NAME", "CREATED", "LAST USED", "EXPIRES", "STATUS"]
+    print("\t".join(header))
+    for row in rows:
+        print("\t".join(row))
+
+
+async def _keys(url: str, organization: str | None, include_revoked: bool) -> list[list[str]]:
+    from sqlalchemy import select
+
+    from app.auth import is_active, list_api_keys, roles_of
+    from app.db import make_engine, make_sessionmaker
+    from app.models import Organization, User
+    from app.tenancy import SESSION_KEY, UNSCOPED
+
+    def when(value: datetime | None) -> str:
+        return f"{value:%Y-%m-%d %H:%M}" if value else "-"
+
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            session.info[SESSION_KEY] = UNSCOPED
+            orgs = {o.id: o.name for o in (await session.execute(select(Organization))).scalars()}
+            users = {u.id: u.email for u in (await session.execute(select(User))).scalars()}
+            keys = await list_api_keys(session, include_revoked=include_revoked)
+    finally:
+        await engine.dispose()
+    return [
+        [
+            k.prefix,
+            orgs.get(k.organization_id, "?"),
+            users.get(k.user_id, "?"),
+            ",".join(r.value for r in roles_of(k)),
+            k.name or "-",
+            when(k.created_at),
+            when(k.last_used_at),
+            when(k.expires_at),
+            "active" if is_active(k) else ("revoked" if k.revoked_at else "expired"),
+        ]
+        for k in keys
+        if organization is None or orgs.get(k.organization_id) == organization
+    ]
+
+
+def _revoke_api_key(args: argparse.Namespace) -> None:
+    prefix = args.prefix.removeprefix("og_").split("_")[0]
+    if not asyncio.run(_revoke(_settings().database_url, prefix)):
+        sys.exit(f"no API key with prefix {prefix!r}")
+    print(f"revoked the API key {prefix}")
+
+
+async def _revoke(url: str, prefix: str) -> bool:
+    from sqlalchemy import select
+
+    from app.auth import revoke_api_key
+    from app.db import make_engine, make_sessionmaker
+    from app.models import ApiKey
+    from app.tenancy import SESSION_KEY, UNSCOPED
+
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            session.info[SESSION_KEY] = UNSCOPED
+            row = (await session.execute(select(ApiKey).where(ApiKey.prefix == prefix))).scalar()
+            return row is not None and await revoke_api_key(session, row.id) is not None  # type: ignore[arg-type]
     finally:
         await engine.dispose()
 

@@ -13,6 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from app.errors import BadUserInput
 from app.graphql.aggregates import AggregateQueries
+from app.graphql.api_keys import ApiKeyMutations, ApiKeyQueries
 from app.graphql.common import GlobalID, Node, from_global_id
 from app.graphql.context import Info
 from app.graphql.custom_fields import CustomFieldDefinition
@@ -68,7 +69,7 @@ def load_node(info: Info, gid: str) -> Any:
 
 
 @strawberry.type(description="Read the CRM: deals and everything around them.")
-class Query(OpportunityQueries, AggregateQueries):
+class Query(OpportunityQueries, AggregateQueries, ApiKeyQueries):
     @strawberry.field(description="Any object by its global id; null when missing or not visible.")
     def node(self, info: Info, id: GlobalID) -> Node | None:  # noqa: A002
         return load_node(info, id)  # type: ignore[no-any-return]
@@ -117,6 +118,11 @@ class Query(OpportunityQueries, AggregateQueries):
     opportunity_item = one_field(OpportunityItem, "One line item by id.")
 
 
+@strawberry.type(name="Mutation", description=Mutation.__strawberry_definition__.description)
+class GatewayMutation(Mutation, ApiKeyMutations):
+    """The domain mutations plus the admins' API key mutations."""
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     # Every rule class is built once, here: rules built per request would be new classes
@@ -138,7 +144,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     )
     return GatewaySchema(
         query=Query,
-        mutation=Mutation,
+        mutation=GatewayMutation,
         types=list(NODE_TYPES.values()),
         extensions=extensions,
         config=StrawberryConfig(batching_config=batching),  # type: ignore[typeddict-item]
