@@ -193,3 +193,17 @@ async def test_definitions_are_for_admins_and_per_organization(api: Api, tenant:
     deal = await _deal(api)
     out = await api(SET, {"id": deal, "values": [{"definitionId": foreign, "value": "x"}]})
     assert _codes(out["setOpportunityCustomFields"]) == [(["values", "0", "definitionId"], "NOT_FOUND")]
+
+
+async def test_concurrent_definition_creates_get_unique_positions(api: Api) -> None:
+    import asyncio
+
+    results = await asyncio.gather(
+        *(
+            api(CREATE_DEF, {"input": {"label": f"F{i}", "fieldType": "TEXT_FIELD", "position": 1}})
+            for i in range(6)
+        )
+    )
+    assert all(r["createCustomFieldDefinition"]["errors"] == [] for r in results)
+    nodes = (await api(LIST))["customFieldDefinitions"]["nodes"]
+    assert sorted(n["position"] for n in nodes) == list(range(1, 7))

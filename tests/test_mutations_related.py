@@ -243,3 +243,20 @@ async def test_roles_and_organizations(api: Api, tenant: Tenant, engine) -> None
     create_stage, _, _ = _docs("Stage", "name")
     out = await api(create_stage, {"input": {"pipelineId": gid("Pipeline", theirs.pipeline), "name": "x"}})
     assert _codes(out["createStage"]) == [(["input", "pipelineId"], "NOT_FOUND")]
+
+
+async def test_concurrent_stage_creates_get_unique_positions(api: Api, tenant: Tenant, engine) -> None:
+    import asyncio
+
+    board = await make_board(engine, tenant.organization_id)
+    create, _, _ = _docs("Stage", "position")
+    pipeline = gid("Pipeline", board.pipeline)
+    results = await asyncio.gather(
+        *(
+            api(create, {"input": {"pipelineId": pipeline, "name": f"S{i}", "position": 1 + i % 2}})
+            for i in range(6)
+        )
+    )
+    assert all(r["createStage"]["errors"] == [] for r in results)
+    stages = await api("query ($id: ID!) { pipeline(id: $id) { stages { position } } }", {"id": pipeline})
+    assert [s["position"] for s in stages["pipeline"]["stages"]] == list(range(1, 11))

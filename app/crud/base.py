@@ -78,14 +78,28 @@ async def lock_stages(session: AsyncSession, stage_ids: Sequence[int | None]) ->
     """Take the board columns' locks, in id order so two movers never wait on each other in a cycle.
 
     A stage row is the mutex of its column: whoever changes which cards are in a column
-    or their positions holds it first, before any opportunity row lock. (SQLite ignores
+    or their positions holds it first, before any opportunity row lock. FOR NO KEY UPDATE
+    excludes the other column writers but not the KEY SHARE locks that foreign key checks
+    take, so inserting a row that points at the stage never waits on it. (SQLite ignores
     FOR UPDATE; BEGIN IMMEDIATE already serialises its writers.)
     """
     ids = sorted({s for s in stage_ids if s is not None})
     if ids:
         await session.execute(
-            select(m.Stage.id).where(m.Stage.id.in_(ids)).order_by(m.Stage.id).with_for_update()
+            select(m.Stage.id).where(m.Stage.id.in_(ids)).order_by(m.Stage.id).with_for_update(key_share=True)
         )
+
+
+async def lock_row(session: AsyncSession, model: Any, pk: int | None) -> None:
+    """Hold a parent row's lock while renumbering its ordered children (a pipeline's stages,
+    an organization's custom fields), so two concurrent writers cannot hand out one position twice.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: the children's own INSERTs hold KEY SHARE on the
+    parent (foreign key checks), and two writers each holding that while waiting for
+    FOR UPDATE would deadlock.
+    """
+    if pk is not None:
+        await session.execute(select(model.id).where(model.id == pk).with_for_update(key_share=True))
 
 
 async def touch(session: AsyncSession, opportunity_id: int, expected: int | None = None) -> Any:

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models as m
-from app.crud.base import fail, fetch, fetch_all, principal, set_positions, touch, write
+from app.crud.base import fail, fetch, fetch_all, lock_row, principal, set_positions, touch, write
 from app.crud.refs import Refs, decode
 from app.enums import CustomFieldType
 from app.errors import ErrorCode
@@ -204,10 +204,11 @@ async def delete_definition(session: AsyncSession, *, definition_id: int) -> int
 async def reorder_definitions(session: AsyncSession, *, ids: Sequence[Any]) -> None:
     problems = Problems()
     problems.unique_ids(["ids"], ids)
-    defs = await definitions(session)
     refs = Refs(problems)
     refs.want_all(["ids"], "CustomFieldDefinition", ids)
     await refs.resolve(session)
+    await lock_row(session, m.Organization, principal(session).organization_id)
+    defs = await definitions(session)  # under the lock: a concurrent create counts
     pks = [refs.pk("CustomFieldDefinition", gid) for gid in ids]
     if not problems and set(pks) != set(defs):
         problems.add(["ids"], ErrorCode.INVALID, "list every custom field definition exactly once", len(ids))
@@ -219,6 +220,7 @@ async def reorder_definitions(session: AsyncSession, *, ids: Sequence[Any]) -> N
 
 async def _reorder(session: AsyncSession, pk: int | None, at: int | None) -> None:
     """Dense positions 1..n, with definition `pk` moved to place `at` (last when None)."""
+    await lock_row(session, m.Organization, principal(session).organization_id)
     defs = await definitions(session)
     order = [k for k in defs if k != pk]
     if pk is not None:

@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models as m
-from app.crud.base import camel, fail, fetch, fetch_all, now, principal, set_positions, write
+from app.crud.base import camel, fail, fetch, fetch_all, lock_row, now, principal, set_positions, write
 from app.crud.refs import Refs
 from app.errors import ErrorCode
 from app.validation import Problems
@@ -293,6 +293,7 @@ async def _count(session: AsyncSession, column: Any, *pks: int) -> int:
 
 async def _place_stage(session: AsyncSession, pipeline_id: int, pk: int | None, at: int | None) -> None:
     """Dense stage positions 1..n within the pipeline, with stage `pk` at place `at`."""
+    await lock_row(session, m.Pipeline, pipeline_id)
     rows = await fetch_all(session, m.Stage, m.Stage.pipeline_id == pipeline_id, m.Stage.position)
     order = [r["id"] for r in rows if r["id"] != pk]
     if pk is not None:

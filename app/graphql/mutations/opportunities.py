@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Annotated, Any
 
@@ -105,7 +106,8 @@ class OpportunityMutations:
         deals = [new_deal(i) for i in inputs]
         paths = [["inputs", str(i)] for i in range(len(deals))]
         outcome = await run(info, lambda s: crud.create(s, deals=deals, paths=paths))
-        found = [await load(info, Opportunity, pk) for pk in outcome.value or []]
+        # gathered, so the loader fetches them all in one statement
+        found = await asyncio.gather(*(load(info, Opportunity, pk) for pk in outcome.value or []))
         return OpportunitiesPayload(opportunities=[o for o in found if o is not None], errors=outcome.errors)
 
     @strawberry.mutation(
