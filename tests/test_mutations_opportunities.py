@@ -51,7 +51,7 @@ mutation ($id: ID!, $input: UpdateOpportunityInput!, $v: Int) {
 
 UPDATE_MANY = """
 mutation ($filter: OpportunityFilter!, $input: UpdateOpportunityInput!) {
-  updateOpportunities(filter: $filter, input: $input) { count ids errors { field code } }
+  updateOpportunities(filter: $filter, input: $input) { count ids errors { field code message } }
 }
 """
 
@@ -501,3 +501,18 @@ async def test_more_field_rules(api: Api) -> None:
         "query($id: ID!) { opportunity(id: $id) { conversionRate leadSource priority } }", {"id": deal["id"]}
     )
     assert data["opportunity"] == {"conversionRate": "1.123456", "leadSource": "REFERRAL", "priority": "LOW"}
+
+
+async def test_bulk_update_stops_at_the_first_deal_it_does_not_fit(api: Api) -> None:
+    fixed = await _deal(api, title="bulk fixed")
+    monthly = await _deal(api, title="bulk monthly", bidType="PER_MONTH", perPeriodValue=2)
+    out = await api(
+        UPDATE_MANY, {"filter": {"title": {"startsWith": "bulk"}}, "input": {"perPeriodValue": 6}}
+    )
+    [error] = out["updateOpportunities"]["errors"]
+    assert (error["field"], error["code"]) == (["input", "perPeriodValue"], "INVALID")
+    data = await api(
+        "query($id: ID!) { opportunity(id: $id) { perPeriodValue version } }", {"id": monthly["id"]}
+    )
+    assert data["opportunity"] == {"perPeriodValue": 2, "version": 1}
+    assert error["message"].startswith(f"deal {fixed['id']}: ")

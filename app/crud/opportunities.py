@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -15,7 +15,8 @@ from app.crud.base import O, Retry, fail, fetch, lock_stages, now, principal, to
 from app.crud.fields import check, derive, resolve_links
 from app.crud.refs import Refs
 from app.errors import ErrorCode
-from app.validation import Problems
+from app.graphql.common import to_global_id
+from app.validation import Invalid, Problems
 
 MAX_BULK = 1000
 
@@ -210,7 +211,12 @@ async def update_many(session: AsyncSession, *, where: Any, given: Mapping[str, 
         await stage.resolve(session)
         await lock_stages(session, [r.stage_id for r in rows] + [stage.pk("Stage", given["stage_id"])])
     for row in rows:
-        await update(session, opportunity_id=row.id, given=given)
+        try:
+            await update(session, opportunity_id=row.id, given=given)
+        except Invalid as exc:
+            # the first deal the changes do not fit stops them all; say which deal it was
+            deal = to_global_id("Opportunity", row.id)
+            raise Invalid([replace(p, message=f"deal {deal}: {p.message}") for p in exc.problems]) from exc
     return [r.id for r in rows]
 
 
