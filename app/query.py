@@ -297,6 +297,34 @@ def _word_search_sqlite(element: word_search, compiler: Any, **kw: Any) -> str:
     )
 
 
+class in_rows(FunctionElement[bool]):
+    """`column IN (subquery)`, spelled `column = ANY (ARRAY(subquery))` on PostgreSQL.
+
+    The array form is computed once (an InitPlan) and can drive an index scan, so an OR
+    of it with an indexed condition (`search`: title words OR the customer's name) is a
+    BitmapOr instead of a sequential scan testing a hashed subplan on every row.
+    """
+
+    type = Boolean()
+    name = "in_rows"
+    inherit_cache = True
+
+    def __init__(self, column: Expr, rows: Select[Any]) -> None:
+        super().__init__(column, rows.scalar_subquery())
+
+
+@compiles(in_rows)
+def _in_rows(element: in_rows, compiler: Any, **kw: Any) -> str:
+    column, rows = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({column} IN {rows})"
+
+
+@compiles(in_rows, "postgresql")
+def _in_rows_pg(element: in_rows, compiler: Any, **kw: Any) -> str:
+    column, rows = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({column} = ANY (ARRAY{rows}))"
+
+
 SCALAR_OPS: dict[str, Callable[[Expr, Any], ColumnElement[bool]]] = {
     # `ne` keeps rows whose value is NULL: "not equal to 5" includes "no value".
     "eq": lambda c, v: c == v,
@@ -390,7 +418,14 @@ def _after(keys: Sequence[OrderKey], values: Sequence[Any]) -> ColumnElement[boo
     for i, key in enumerate(keys):
         equal_before = [_equal(k.expr, v) for k, v in zip(keys[:i], values[:i], strict=True)]
         alternatives.append(and_(true(), *equal_before, _strictly_after(key, values[i])))
-    return or_(false(), *alternatives)
+    after = or_(false(), *alternatives)
+    first, value = keys[0], values[0]
+    if value is None or _nullable(first.expr):
+        return after
+    # Implied by the OR above, but a plain range an index on the first key can start from
+    # (an OR of per-key alternatives alone makes the database scan from the beginning).
+    bound = first.expr <= value if first.descending else first.expr >= value
+    return and_(bound, after)
 
 
 def _equal(expr: Expr, value: Any) -> ColumnElement[bool]:

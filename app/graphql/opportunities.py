@@ -367,7 +367,9 @@ def _search(text: str) -> Any:
     terms = [
         or_(
             query.word_search(word, o.title, o.description),
-            o.customer_id.in_(select(m.Customer.id).where(query.word_search(word, m.Customer.name))),
+            query.in_rows(
+                o.customer_id, select(m.Customer.id).where(query.word_search(word, m.Customer.name))
+            ),
         )
         for word in words
     ]
