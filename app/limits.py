@@ -20,7 +20,6 @@ operations that declare variables again, with the request's values, before anyth
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, DecimalException
@@ -60,7 +59,7 @@ QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 LIST_FACTOR = 10
 PAGE_ARGUMENTS = ("first", "last")
 NUL = "\x00"
-# brackets ({, [, () nested deeper than this are refused before the recursive parser sees them
+# variables nested deeper than this are refused before graphql-core's recursive coercion sees them
 MAX_NESTING = 64
 
 
@@ -270,18 +269,6 @@ def validation_rules(settings: Settings) -> list[type[ValidationRule]]:
 
 # ---------------------------------------------------------------- before parsing and executing
 
-_STRINGS = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|#[^\n]*')
-_BRACKETS = re.compile(r"[{}\[\]()]")
-
-
-def nesting(text: str) -> int:
-    """How deeply brackets nest in a document, strings and comments aside."""
-    deepest = depth = 0
-    for match in _BRACKETS.finditer(_STRINGS.sub("", text)):
-        depth += 1 if match.group() in "{[(" else -1
-        deepest = max(deepest, depth)
-    return deepest
-
 
 def _value_nesting(value: Any, depth: int = 0) -> int:
     if depth > MAX_NESTING:
@@ -317,14 +304,10 @@ def execution_limits(settings: Settings) -> type[SchemaExtension]:
     budget = budget_of(settings)
 
     class ExecutionLimits(SchemaExtension):
-        """Refuses what validation cannot see: documents nested too deeply for the recursive
-        parser, and variables (too deep, NUL characters, page sizes over the cost budget)."""
+        """Refuses what validation cannot see in variables: nesting too deep for the recursive
+        input coercion, NUL characters, page sizes over the cost budget.
 
-        def on_parse(self) -> Iterator[None]:
-            query = self.execution_context.query
-            if query and nesting(query) > MAX_NESTING:
-                raise _too_deep()
-            yield
+        (Documents nested too deeply are refused by graphql-core's parser itself.)"""
 
         def on_execute(self) -> Iterator[None]:
             ctx = self.execution_context
@@ -347,7 +330,7 @@ def execution_limits(settings: Settings) -> type[SchemaExtension]:
 
 # Money columns are NUMERIC(20,4): nothing at or beyond 10^16 can be stored or meaningfully
 # compared, and a value like 1e999999999 would cost a huge integer to convert.
-DECIMAL_LIMIT = Decimal(10) ** 16
+DECIMAL_DIGITS_BEFORE_POINT = 16
 DECIMAL_MAX_DIGITS = 40
 
 
@@ -361,10 +344,11 @@ def parse_decimal(value: object) -> Decimal:
         raise ValueError(f"Value cannot represent a Decimal: {str(value)[:40]!r}.") from None
     if not number.is_finite():
         raise ValueError("A Decimal must be a finite number, not NaN or Infinity.")
-    if abs(number) >= DECIMAL_LIMIT:
-        raise ValueError(f"A Decimal must be below {DECIMAL_LIMIT:.0e} in magnitude.")
-    if len(number.as_tuple().digits) > DECIMAL_MAX_DIGITS or number.as_tuple().exponent < -DECIMAL_MAX_DIGITS:  # type: ignore[operator]
-        raise ValueError(f"A Decimal may have at most {DECIMAL_MAX_DIGITS} digits.")
+    # adjusted() and as_tuple() are exact: no arithmetic that could overflow the context
+    if number and number.adjusted() >= DECIMAL_DIGITS_BEFORE_POINT:
+        raise ValueError(f"A Decimal must be below 10^{DECIMAL_DIGITS_BEFORE_POINT} in magnitude.")
+    if -number.as_tuple().exponent > DECIMAL_MAX_DIGITS:  # type: ignore[operator]
+        raise ValueError(f"A Decimal may have at most {DECIMAL_MAX_DIGITS} digits after the point.")
     return number
 
 

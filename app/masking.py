@@ -27,6 +27,7 @@ INTERNAL = "INTERNAL_SERVER_ERROR"
 MASKED_MESSAGE = "Unexpected error. It was logged; quote the request id when reporting it."
 # Messages graphql-core gives input that does not coerce to the declared types.
 _INPUT_PREFIXES = ("Variable '$", "Expected value of type", "Expected type", "Argument '")
+_PARSER_LIMITS = {"Document contains more than": "max_tokens", "Document is nested too deeply": "max_nesting"}
 
 
 def code_of(error: GraphQLError) -> str | None:
@@ -39,27 +40,52 @@ def code_of(error: GraphQLError) -> str | None:
     if code:
         return str(code)
     if isinstance(error, GraphQLSyntaxError) or error.message.startswith("Syntax Error"):
-        too_many = "Document contains more than" in error.message
-        return QUERY_TOO_COMPLEX if too_many else "GRAPHQL_PARSE_FAILED"
-    if error.message.startswith(_INPUT_PREFIXES):
-        return "BAD_USER_INPUT"
+        # graphql-core's own guards: the token limit, and its nesting limit for the parser
+        too_much = any(text in error.message for text in _PARSER_LIMITS)
+        return QUERY_TOO_COMPLEX if too_much else "GRAPHQL_PARSE_FAILED"  # the limit: see _limit_of
+    if error.message.startswith(_INPUT_PREFIXES) or " cannot represent " in error.message:
+        return "BAD_USER_INPUT"  # a literal argument of the wrong type or out of range
     return "GRAPHQL_VALIDATION_FAILED"
+
+
+# Database refusals that only a caller's input can cause (the validators and the Decimal
+# scalar should stop these first; this keeps a gap in them from becoming a 500).
+_DATABASE_REFUSALS = (
+    ("too large to convert to SQLite INTEGER", "A number is outside the range this database can store."),
+    ("LIKE or GLOB pattern too complex", "A text filter is too long for this database; shorten it."),
+)
+
+
+def _refusal(error: GraphQLError) -> str | None:
+    original = error.original_error
+    text = f"{original!r} {getattr(original, 'orig', '')!r}" if original is not None else ""
+    return next((message for needle, message in _DATABASE_REFUSALS if needle in text), None)
+
+
+def _limit_of(error: GraphQLError) -> dict[str, str]:
+    for text, limit in _PARSER_LIMITS.items():
+        if text in error.message:
+            return {"limit": limit}
+    return {}
+
+
+def _with(error: GraphQLError, message: str, code: str) -> GraphQLError:
+    extensions = {**(error.extensions or {}), "code": code}
+    if code == QUERY_TOO_COMPLEX and "limit" not in extensions:
+        extensions.update(_limit_of(error))
+    return GraphQLError(
+        message, error.nodes, error.source, error.positions, error.path, error.original_error, extensions
+    )
 
 
 def policed(error: GraphQLError) -> GraphQLError:
     code = code_of(error)
     if code is not None:
-        if (error.extensions or {}).get("code") == code:
-            return error
-        return GraphQLError(
-            error.message,
-            error.nodes,
-            error.source,
-            error.positions,
-            error.path,
-            error.original_error,
-            {**(error.extensions or {}), "code": code},
-        )
+        return error if (error.extensions or {}).get("code") == code else _with(error, error.message, code)
+    refusal = _refusal(error)
+    if refusal is not None:
+        log.info("refused input (request %s): %s", request_id.get(), error.original_error)
+        return _with(error, refusal, "BAD_USER_INPUT")
     rid = request_id.get()
     original = error.original_error
     log.error(

@@ -35,7 +35,9 @@ query ($outer: Int, $inner: Int) {
 async def test_depth_over_the_limit_is_refused(database_url: str) -> None:
     async with api_with(database_url, max_depth=4) as api:
         assert await api("{ opportunities { nodes { customer { name } } } }")
-        errors = await api.errors("{ opportunities { nodes { customer { opportunities { nodes { title } } } } } }")
+        errors = await api.errors(
+            "{ opportunities { nodes { customer { opportunities { nodes { title } } } } } }"
+        )
     assert code_and_limit(errors) == ("QUERY_TOO_COMPLEX", "max_depth")
     assert "maximum operation depth of 4" in errors[0]["message"]
 
@@ -64,12 +66,16 @@ async def test_page_sizes_multiply_down_nested_connections(api: Api) -> None:
 
 
 async def test_cost_counts_literal_page_sizes_at_validation(api: Api) -> None:
-    literal = NESTED.replace("($outer: Int, $inner: Int)", "").replace("$outer", "1000").replace("$inner", "1000")
+    literal = (
+        NESTED.replace("($outer: Int, $inner: Int)", "").replace("$outer", "1000").replace("$inner", "1000")
+    )
     errors = await api.errors(literal)
     assert code_and_limit(errors) == ("QUERY_TOO_COMPLEX", "max_cost")
 
 
-async def test_the_cost_limit_is_a_setting_and_unset_page_sizes_count_as_the_default(database_url: str) -> None:
+async def test_the_cost_limit_is_a_setting_and_unset_page_sizes_count_as_the_default(
+    database_url: str,
+) -> None:
     # 1 + 20 × (nodes, title, customer) + 20 × 20 × (opportunities…) = 1 + 60 + 20×(1+20×2)… > 500
     async with api_with(database_url, max_cost=500) as api:
         errors = await api.errors(NESTED)
@@ -115,14 +121,20 @@ async def test_a_body_over_the_limit_is_refused_with_413(database_url: str) -> N
         assert await api("{ viewer { id } }")
         response = await api.raw("{ viewer { id } }", {"padding": "x" * 3000})
         assert response.status_code == 413
-        assert response.json()["errors"][0]["extensions"] == {"code": "QUERY_TOO_COMPLEX", "limit": "max_body_bytes"}
+        assert response.json()["errors"][0]["extensions"] == {
+            "code": "QUERY_TOO_COMPLEX",
+            "limit": "max_body_bytes",
+        }
+
         # a chunked body without a length is counted as it arrives
         async def chunks() -> AsyncIterator[bytes]:
             for _ in range(10):
                 yield b" " * 500
 
         response = await api.client.post(
-            "/graphql", content=chunks(), headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"}
+            "/graphql",
+            content=chunks(),
+            headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"},
         )
         assert response.status_code == 413
 
@@ -140,7 +152,9 @@ async def test_batches_are_limited_to_the_configured_size(database_url: str) -> 
         headers = {"Authorization": f"Bearer {api.key}"}
         ok = await api.client.post("/graphql", json=[{"query": "{ viewer { email } }"}] * 2, headers=headers)
         assert ok.json() == [{"data": {"viewer": {"email": "owner@acme.test"}}}] * 2
-        refused = await api.client.post("/graphql", json=[{"query": "{ viewer { id } }"}] * 3, headers=headers)
+        refused = await api.client.post(
+            "/graphql", json=[{"query": "{ viewer { id } }"}] * 3, headers=headers
+        )
         assert refused.status_code == 400
         error = refused.json()["errors"][0]
         assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
@@ -154,7 +168,9 @@ async def test_a_request_over_the_time_limit_is_stopped(database_url: str) -> No
     assert "longer than the limit" in errors[0]["message"]
 
 
-async def test_limit_rules_are_built_once_so_validation_stays_cached(api: Api, monkeypatch, tenant, engine) -> None:
+async def test_limit_rules_are_built_once_so_validation_stays_cached(
+    api: Api, monkeypatch, tenant, engine
+) -> None:
     await insert(engine, opportunity(tenant.organization_id))
     calls = 0
     original = limits.measure
