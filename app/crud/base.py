@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.utils.str_converters import to_camel_case
 
@@ -55,6 +55,12 @@ async def fetch_all(session: AsyncSession, model: Any, where: Any, *order: Any) 
     keys = [getattr(model, c.key) for c in model.__table__.primary_key.columns]
     rows = await session.execute(select(*cols(model)).where(where).order_by(*order, *keys))
     return [r._mapping for r in rows]
+
+
+async def insert_rows(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT many rows as one executemany: no RETURNING of ids, so no statement per row."""
+    if rows:
+        await session.execute(insert(model), list(rows))
 
 
 async def write(session: AsyncSession, model: Any, pk: Any, values: dict[str, Any]) -> None:
@@ -114,10 +120,12 @@ async def touch(session: AsyncSession, opportunity_id: int, expected: int | None
     if expected is not None:
         stmt = stmt.where(O.version == expected)
     stmt = stmt.values(version=O.version + 1, updated_at=now(), updated_by_id=who.user_id)
-    result = await session.execute(stmt.execution_options(synchronize_session=False))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    # RETURNING hands back the row as this UPDATE left it: one statement, not two
+    result = await session.execute(stmt.returning(*cols(O)).execution_options(synchronize_session=False))
+    row = result.first()
+    if row is None:
         await _missing_or_stale(session, opportunity_id, expected)
-    return await fetch(session, O, opportunity_id)
+    return row._mapping
 
 
 async def _missing_or_stale(session: AsyncSession, pk: int, expected: int | None) -> None:

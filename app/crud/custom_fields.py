@@ -9,7 +9,17 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models as m
-from app.crud.base import fail, fetch, fetch_all, lock_row, principal, set_positions, touch, write
+from app.crud.base import (
+    fail,
+    fetch,
+    fetch_all,
+    insert_rows,
+    lock_row,
+    principal,
+    set_positions,
+    touch,
+    write,
+)
 from app.crud.refs import Refs, decode
 from app.enums import CustomFieldType
 from app.errors import ErrorCode
@@ -75,22 +85,25 @@ def check_values(
     return out
 
 
-async def store_values(session: AsyncSession, opportunity_id: int, values: Mapping[int, str | None]) -> None:
-    """Replace the given definitions' values; None deletes a value."""
+async def store_values(
+    session: AsyncSession, opportunity_id: int, values: Mapping[int, str | None], *, fresh: bool = False
+) -> None:
+    """Replace the given definitions' values; None deletes a value (a `fresh` deal has none yet)."""
     if not values:
         return
     org = principal(session).organization_id
-    await session.execute(
-        delete(V)
-        .where(V.opportunity_id == opportunity_id, V.definition_id.in_(list(values)))
-        .execution_options(synchronize_session=False)
-    )
-    session.add_all(
-        V(opportunity_id=opportunity_id, definition_id=pk, organization_id=org, value=v)
+    if not fresh:
+        await session.execute(
+            delete(V)
+            .where(V.opportunity_id == opportunity_id, V.definition_id.in_(list(values)))
+            .execution_options(synchronize_session=False)
+        )
+    rows = [
+        {"opportunity_id": opportunity_id, "definition_id": pk, "organization_id": org, "value": v}
         for pk, v in values.items()
         if v is not None
-    )
-    await session.flush()
+    ]
+    await insert_rows(session, V, rows)
 
 
 async def set_values(

@@ -10,7 +10,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models as m
-from app.crud.base import fail, fetch, fetch_all, principal, set_positions, touch, write
+from app.crud.base import fail, fetch, fetch_all, insert_rows, principal, set_positions, touch, write
 from app.crud.refs import Refs
 from app.errors import ErrorCode
 from app.validation import MAX_MONEY, Problems
@@ -91,10 +91,18 @@ async def add(session: AsyncSession, *, opportunity_id: int, given: Mapping[str,
 async def add_many(session: AsyncSession, opportunity_id: int, items: Sequence[Mapping[str, Any]]) -> None:
     """Items of a new deal, already checked, in the given order."""
     org = principal(session).organization_id
-    session.add_all(
-        I(organization_id=org, opportunity_id=opportunity_id, position=i, **values)
+    rows = [
+        {
+            "quantity": Decimal(1),
+            "rate": Decimal(0),
+            **values,
+            "organization_id": org,
+            "opportunity_id": opportunity_id,
+            "position": i,
+        }
         for i, values in enumerate(items, 1)
-    )
+    ]
+    await insert_rows(session, I, rows)
 
 
 async def update(session: AsyncSession, *, item_id: int, given: Mapping[str, Any]) -> int:

@@ -9,7 +9,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models as m
-from app.crud.base import fail, fetch, fetch_all, principal, touch, write
+from app.crud.base import fail, fetch, fetch_all, insert_rows, principal, touch, write
 from app.crud.refs import Refs
 from app.enums import CloseReasonKind
 from app.errors import ErrorCode
@@ -45,11 +45,8 @@ async def add_contacts(session: AsyncSession, *, opportunity_id: int, contact_gi
     have = {row["contact_id"] for row in links}
     org = principal(session).organization_id
     new = [pk for pk in (refs.pk("Contact", g) for g in gids) if pk not in have]
-    session.add_all(
-        C(opportunity_id=opportunity_id, contact_id=pk, organization_id=org, position=len(links) + i)
-        for i, pk in enumerate(new, 1)
-    )
-    await session.flush()
+    rows = [_link(opportunity_id, org, len(links) + i, contact_id=pk) for i, pk in enumerate(new, 1)]
+    await insert_rows(session, C, rows)
     return opportunity_id
 
 
@@ -101,16 +98,11 @@ async def set_lost_reasons(session: AsyncSession, *, opportunity_id: int, reason
         delete(L).where(L.opportunity_id == opportunity_id).execution_options(synchronize_session=False)
     )
     org = principal(session).organization_id
-    session.add_all(
-        L(
-            opportunity_id=opportunity_id,
-            close_reason_id=refs.pk("CloseReason", g),
-            organization_id=org,
-            position=i,
-        )
+    rows = [
+        _link(opportunity_id, org, i, close_reason_id=refs.pk("CloseReason", g))
         for i, g in enumerate(gids, 1)
-    )
-    await session.flush()
+    ]
+    await insert_rows(session, L, rows)
     return opportunity_id
 
 
@@ -137,8 +129,8 @@ async def replace_access(
             delete(A).where(A.opportunity_id == opportunity_id).execution_options(synchronize_session=False)
         )
     org = principal(session).organization_id
-    session.add_all(A(opportunity_id=opportunity_id, user_id=pk, organization_id=org) for pk in user_ids)
-    await session.flush()
+    rows = [{"opportunity_id": opportunity_id, "organization_id": org, "user_id": pk} for pk in user_ids]
+    await insert_rows(session, A, rows)
 
 
 async def set_tags(session: AsyncSession, *, opportunity_id: int, tags: Sequence[str]) -> int:
@@ -159,16 +151,14 @@ async def replace_tags(
             delete(T).where(T.opportunity_id == opportunity_id).execution_options(synchronize_session=False)
         )
     org = principal(session).organization_id
-    session.add_all(
-        T(opportunity_id=opportunity_id, tag=tag, organization_id=org, position=i)
-        for i, tag in enumerate(tags, 1)
-    )
-    await session.flush()
+    await insert_rows(session, T, [_link(opportunity_id, org, i, tag=tag) for i, tag in enumerate(tags, 1)])
 
 
 async def add_contact_links(session: AsyncSession, opportunity_id: int, contact_ids: Sequence[Any]) -> None:
     org = principal(session).organization_id
-    session.add_all(
-        C(opportunity_id=opportunity_id, contact_id=pk, organization_id=org, position=i)
-        for i, pk in enumerate(contact_ids, 1)
-    )
+    rows = [_link(opportunity_id, org, i, contact_id=pk) for i, pk in enumerate(contact_ids, 1)]
+    await insert_rows(session, C, rows)
+
+
+def _link(opportunity_id: int, org: int, position: int, **target: Any) -> dict[str, Any]:
+    return {"opportunity_id": opportunity_id, "organization_id": org, "position": position, **target}

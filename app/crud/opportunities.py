@@ -133,7 +133,9 @@ async def _insert(session: AsyncSession, refs: Refs, c: _Checked, base_currency:
     )
     await links.replace_tags(session, pk, c.tags, clear=False)
     await items.add_many(session, pk, c.items)
-    await custom_fields.store_values(session, pk, {k: v for k, v in c.custom.items() if v is not None})
+    await custom_fields.store_values(
+        session, pk, {k: v for k, v in c.custom.items() if v is not None}, fresh=True
+    )
     if values.get("stage_id") is not None:
         await board.place(session, values["stage_id"], pk, c.deal.position)
     return pk
@@ -155,18 +157,22 @@ async def update(
     refs = Refs(problems)
     values = check(problems, refs, given, path)
     await refs.resolve(session)
-    before = await fetch(session, O, opportunity_id)
-    if before is None:
+    # Only a stage change needs the row before the lock (to lock its columns first);
+    # otherwise the version bump is the first touch of the row.
+    needs_row = "stage_id" in values or not values
+    before = await fetch(session, O, opportunity_id) if needs_row else None
+    if needs_row and before is None:
         problems.add(["id"], ErrorCode.NOT_FOUND, "no such opportunity")
     problems.raise_if_any()
     if not values:
         return await _unchanged(before, expected)
     values = resolve_links(refs, values)
-    moving = "stage_id" in values and values["stage_id"] != before["stage_id"]
+    old_stage = None if before is None else before["stage_id"]
+    moving = before is not None and values["stage_id"] != old_stage
     if moving:
-        await lock_stages(session, [before["stage_id"], values["stage_id"]])
+        await lock_stages(session, [old_stage, values["stage_id"]])
     current = await touch(session, opportunity_id, expected)
-    if moving and current["stage_id"] != before["stage_id"]:
+    if moving and current["stage_id"] != old_stage:
         raise Retry
     stage = refs.row("Stage", given.get("stage_id"))
     reason = refs.row("CloseReason", given.get("close_reason_id"))
@@ -174,7 +180,7 @@ async def update(
     problems.raise_if_any()
     await write(session, O, opportunity_id, values)
     if moving:
-        await board.close_gap(session, before["stage_id"])
+        await board.close_gap(session, current["stage_id"])
         await board.place(session, values["stage_id"], opportunity_id)
     return opportunity_id
 
