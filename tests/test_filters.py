@@ -383,3 +383,26 @@ async def test_customers_contacts_users_filter_by_their_deals(api: Api, tenant: 
     assert [c["displayName"] for c in data["primary"]["nodes"]] != ["Bob Stone"]
     assert len(data["primary"]["nodes"]) == 1
     assert data["owners"]["totalCount"] == 1
+
+
+@pytest.mark.parametrize(
+    ("document", "variables"),
+    [
+        ('{ opportunities(filter: {amount: {gt: "abc"}}) { totalCount } }', {}),
+        ('{ opportunities(filter: {nope: {eq: "5"}}) { totalCount } }', {}),
+        ('{ opportunities(filter: {expectedCloseDate: {gte: "2026-13-01"}}) { totalCount } }', {}),
+        (
+            "query ($f: OpportunityFilter) { opportunities(filter: $f) { totalCount } }",
+            {"f": {"status": {"eq": "X"}}},
+        ),
+        (
+            "query ($f: OpportunityFilter) { opportunities(filter: $f) { totalCount } }",
+            {"f": {"tags": {"x": 1}}},
+        ),
+    ],
+)
+async def test_unknown_or_malformed_filter_input_is_bad_user_input(
+    api: Api, tenant: Tenant, document: str, variables: dict
+) -> None:
+    errors = await api.errors(document, variables)
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT", errors

@@ -169,3 +169,17 @@ async def test_connections_nest_two_levels_deep(api: Api, tenant: Tenant, engine
     assert owned[0]["customer"]["opportunities"]["nodes"] == [{"title": "d4"}, {"title": "d3"}]
     # key, users, owned deals (windowed), customers by id, customers' deals (windowed)
     assert len(statements) == 5
+
+
+async def test_total_count_costs_a_statement_only_when_selected(api: Api, tenant: Tenant, engine) -> None:
+    await _customers(engine, tenant, 3)
+    await api("{ viewer { id } }")
+    counts = []
+    for selection in ("nodes { title }", "totalCount nodes { title }"):
+        with count_statements(engine) as statements:
+            await api(
+                f"{{ opportunities(first: 2) {{ {selection} }} customers {{ nodes {{ opportunities {{ {selection} }} }} }} }}"
+            )
+        counts.append(len(statements))
+    # key, deals page, customers page, nested page; then one count for the root and one for the nested lists
+    assert counts == [4, 6]
