@@ -262,6 +262,7 @@ async def run(args: argparse.Namespace) -> str:
         "| database | mutation | SQL statements | requests | req/s | p50 ms | p99 ms | conflicts |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    loads: list[str] = []
     for name, url in targets:
         await upgrade_async(url)
         key = await _new_key(url, ORG, "bench@bench.example", [Role.ADMIN], "bench")
@@ -270,7 +271,11 @@ async def run(args: argparse.Namespace) -> str:
             stage, customer = await setup_board(client, key)
         await app.state.engine.dispose()
         created_sql, updated_sql = await statements(url, key, stage, customer)
+        load_before = os.getloadavg()[0]
         results = await over_http(url, key, stage, customer, args.seconds, args.limit)
+        loads.append(
+            f"- {name}: 1-minute load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+        )
         for label, r in results.items():
             sql = created_sql if label.startswith("create") else updated_sql
             row = (
@@ -279,6 +284,7 @@ async def run(args: argparse.Namespace) -> str:
             )
             print(row, file=sys.stderr)
             lines.append(row)
+    lines += ["", "Machine load while measuring (other work on the machine skews the figures):", *loads]
     return "\n".join(lines) + "\n"
 
 

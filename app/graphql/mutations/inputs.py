@@ -49,7 +49,9 @@ class OpportunityItemInput:
         "Price of one unit (negative for a discount line), at most 4 decimals; default 0."
     )
     base_rate: Decimal | None = f("Price of one unit in the base currency.")
-    position: int | None = f("Place in the list, 1 first; omitted or past the end: last. Ignored on create.")
+    position: int | None = f(
+        "Place in the list, 1 first; omitted or past the end: last. In createOpportunity the list order counts."
+    )
 
 
 @strawberry.input(description="Changes to a line item: an omitted field stays, null clears it.")
