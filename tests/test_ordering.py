@@ -127,3 +127,23 @@ async def test_other_lists_sort_by_their_own_keys(api: Api, tenant: Tenant, engi
     users = [u["displayName"] for u in data["users"]["nodes"]]
     assert users == sorted(users)
     assert [s["name"] for s in data["stages"]["nodes"]] == ["Won", "Propose", "Qualify", "Lost"]
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        [key("AMOUNT"), key("AMOUNT", "DESC")],
+        [key("TITLE"), key("AMOUNT"), key("TITLE")],
+        [key(f) for f in ("ID", "TITLE", "AMOUNT", "PROBABILITY", "STATUS", "POSITION")],
+    ],
+)
+async def test_contradictory_or_runaway_order_is_bad_user_input(
+    api: Api, tenant: Tenant, engine, order: list
+) -> None:
+    await _deals(engine, tenant)  # customers, so that the nested lists run
+    for document in (
+        LIST,
+        "query ($orderBy: [OpportunityOrder!]) { customers { nodes { opportunities(orderBy: $orderBy) { totalCount } } } }",
+    ):
+        errors = await api.errors(document, {"orderBy": order})
+        assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "argument": "orderBy"}

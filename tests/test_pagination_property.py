@@ -178,7 +178,7 @@ _STATE: dict[int, Any] = {}
 )
 @given(
     deals=st.lists(deal, min_size=0, max_size=14),
-    order=st.lists(order_key, min_size=1, max_size=3),
+    order=st.lists(order_key, min_size=1, max_size=3, unique_by=lambda k: k["field"]),
     size=st.integers(min_value=1, max_value=5),
     nested=st.booleans(),
 )

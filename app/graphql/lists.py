@@ -11,6 +11,7 @@ import strawberry
 from sqlalchemy import func, select, true
 
 from app import query
+from app.errors import BadUserInput
 from app.graphql.common import Connection, NullsOrder, OrderDirection
 from app.graphql.context import Info
 from app.graphql.loaders import build_connection, columns
@@ -41,6 +42,7 @@ def order_keys(
     spec: query.FilterSpec, order_by: list[Any] | None, default: Sequence[tuple[str, bool]] | None = None
 ) -> list[query.OrderKey]:
     if order_by:
+        _check_order(order_by)
         keys = [
             query.OrderKey(
                 spec.order_expr(o.field.value),
@@ -55,6 +57,19 @@ def order_keys(
             for name, desc in (default or spec.default_order)
         ]
     return query.order_keys(keys, spec.model.id)
+
+
+MAX_ORDER_KEYS = 5
+
+
+def _check_order(order_by: list[Any]) -> None:
+    """A key named twice contradicts itself (or repeats); a long list is a runaway sort."""
+    names = [o.field.value for o in order_by]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise BadUserInput(f"`orderBy` names {', '.join(twice)} more than once", argument="orderBy")
+    if len(names) > MAX_ORDER_KEYS:
+        raise BadUserInput(f"`orderBy` has {len(names)} keys; at most {MAX_ORDER_KEYS}", argument="orderBy")
 
 
 @dataclasses.dataclass(frozen=True)
