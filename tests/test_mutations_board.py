@@ -205,3 +205,35 @@ async def test_creates_moves_updates_and_deletes_at_once_keep_columns_dense(
     col1, col2 = await _column(api, s1), await _column(api, s2)
     assert len(col1) == 4 + 2 and set(col2) == {first[0], first[2]}
     assert first[1] in col1 and first[5] in col1
+
+
+async def test_a_column_written_around_the_api_is_made_dense_by_the_next_move(
+    api: Api, tenant: Tenant, engine
+) -> None:
+    board = await make_board(engine, tenant.organization_id)
+    org, stage = tenant.organization_id, board.stages[0]
+    ids = await insert(
+        engine,
+        opportunity(org, stage_id=stage, position=5),
+        opportunity(org, stage_id=stage, position=9),
+        opportunity(org, stage_id=stage, position=9),
+        opportunity(org, stage_id=stage, position=None),
+    )
+    [mover] = await _cards(api, gid("Stage", board.stages[1]), 1)
+    await api(MOVE, {"id": mover, "stage": gid("Stage", stage), "pos": 2})
+    column = await _column(api, gid("Stage", stage))
+    assert column[1] == mover and sorted(column) == sorted([mover, *(gid("Opportunity", i) for i in ids)])
+
+
+async def test_moves_within_a_column_shift_only_the_cards_between(api: Api, tenant: Tenant, engine) -> None:
+    board = await make_board(engine, tenant.organization_id)
+    s1 = gid("Stage", board.stages[0])
+    cards = await _cards(api, s1, 6)
+    await api(MOVE, {"id": cards[1], "stage": s1, "pos": 5})
+    assert await _column(api, s1) == [cards[0], cards[2], cards[3], cards[4], cards[1], cards[5]]
+    await api(MOVE, {"id": cards[5], "stage": s1, "pos": 2})
+    assert await _column(api, s1) == [cards[0], cards[5], cards[2], cards[3], cards[4], cards[1]]
+    await api(MOVE, {"id": cards[0], "stage": s1})
+    assert await _column(api, s1) == [cards[0], cards[5], cards[2], cards[3], cards[4], cards[1]]
+    await api(MOVE, {"id": cards[0], "stage": s1, "pos": 100})
+    assert await _column(api, s1) == [cards[5], cards[2], cards[3], cards[4], cards[1], cards[0]]

@@ -9,6 +9,7 @@ column's lock (`base.lock_stages`) before calling anything that renumbers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -38,25 +39,100 @@ async def column(session: AsyncSession, stage_id: int) -> list[tuple[int, int | 
 
 
 async def place(session: AsyncSession, stage_id: int | None, card: int, at: int | None = None) -> None:
-    """Renumber a column 1..n with `card` at place `at` (clamped; None: where it is, or last)."""
+    """Put `card` (already in the column) at place `at`, clamped; None: where it is, or last.
+
+    A dense column (the usual case) shifts only the cards between the old and the new
+    place, in one UPDATE, without reading the column; a column that is not dense (rows
+    written around the API) is read and renumbered whole.
+    """
     if stage_id is None:
         return
+    stats = await _stats(session, stage_id, card)
+    others = stats.total - stats.mine
+    old = stats.old if stats.mine else None
+    expected = others + (1 if old is not None else 0)
+    if not (stats.numbered == stats.distinct == (stats.top or 0) == expected and (stats.low or 1) >= 1):
+        await _renumber(session, stage_id, card, at)
+        return
+    last = others + 1
+    new = (old or last) if at is None else max(1, min(at, last))
+    if old is None:
+        await _shift(session, stage_id, card, +1, new, others)
+    elif new < old:
+        await _shift(session, stage_id, card, +1, new, old - 1)
+    elif new > old:
+        await _shift(session, stage_id, card, -1, old + 1, new)
+    if new != old:
+        stmt = update(T).where(T.c.id == card, T.c.organization_id == _org(session)).values(position=new)
+        await (await session.connection()).execute(stmt)
+
+
+async def close_gap(session: AsyncSession, stage_id: int | None, old: int | None = None) -> None:
+    """Close the gap a card left at place `old` (unknown: renumber the whole column)."""
+    if stage_id is None:
+        return
+    if old is None:
+        await _renumber(session, stage_id, None, None)
+    else:
+        await _shift(session, stage_id, None, -1, old + 1, None)
+
+
+@dataclass
+class _Stats:
+    total: int
+    numbered: int
+    distinct: int
+    low: int | None
+    top: int | None
+    mine: int
+    old: int | None
+
+
+async def _stats(session: AsyncSession, stage_id: int, card: int) -> _Stats:
+    """Counts that tell whether a column is dense, and where `card` sits in it, in one statement."""
+    pos = T.c.position
+    stmt = select(
+        func.count(),
+        func.count(pos),
+        func.count(pos.distinct()),
+        func.min(pos),
+        func.max(pos),
+        func.count(case((T.c.id == card, 1))),
+        func.max(case((T.c.id == card, pos))),
+    ).where(T.c.stage_id == stage_id, T.c.organization_id == _org(session))
+    row = (await (await session.connection()).execute(stmt)).one()
+    return _Stats(*row)
+
+
+async def _shift(
+    session: AsyncSession, stage_id: int, card: int | None, delta: int, low: int, high: int | None
+) -> None:
+    """Move every other card with a position in [low, high] by `delta`."""
+    where = [T.c.stage_id == stage_id, T.c.organization_id == _org(session), T.c.position >= low]
+    if high is not None:
+        if high < low:
+            return
+        where.append(T.c.position <= high)
+    if card is not None:
+        where.append(T.c.id != card)
+    stmt = update(T).where(*where).values(position=T.c.position + delta)
+    await (await session.connection()).execute(stmt)
+
+
+async def _renumber(session: AsyncSession, stage_id: int, card: int | None, at: int | None) -> None:
     rows = await column(session, stage_id)
     current = dict(rows)
     order = [pk for pk, _ in rows if pk != card]
-    if card in current and at is None:
-        order = [pk for pk, _ in rows]
-    else:
+    if card is not None and (card not in current or at is not None):
         index = len(order) if at is None else max(0, min(at - 1, len(order)))
         order.insert(index, card)
+    elif card is not None:
+        order = [pk for pk, _ in rows]
     await _number(session, order, current)
 
 
-async def close_gap(session: AsyncSession, stage_id: int | None) -> None:
-    """Renumber a column 1..n after a card left it."""
-    if stage_id is not None:
-        rows = await column(session, stage_id)
-        await _number(session, [pk for pk, _ in rows], dict(rows))
+def _org(session: AsyncSession) -> int:
+    return principal(session).organization_id
 
 
 async def _number(session: AsyncSession, order: list[int], current: dict[int, int | None]) -> None:
@@ -154,7 +230,7 @@ async def move(session: AsyncSession, *, opportunity_id: int, stage_gid: Any, po
         return opportunity_id
     values = stage_effects(current, stage, probability_given=False, at=now())
     await write(session, O, opportunity_id, values)
-    await close_gap(session, current["stage_id"])
+    await close_gap(session, current["stage_id"], current["position"])
     await place(session, stage["id"], opportunity_id, position)
     return opportunity_id
 
@@ -198,7 +274,7 @@ async def close(
         values["probability"] = 100 if kind == CloseReasonKind.WON else 0
     await write(session, O, opportunity_id, values)
     if "stage_id" in values:
-        await close_gap(session, current["stage_id"])
+        await close_gap(session, current["stage_id"], current["position"])
         await place(session, target["id"], opportunity_id)
     return opportunity_id
 
@@ -232,12 +308,6 @@ async def reopen(session: AsyncSession, *, opportunity_id: int, stage_gid: Any) 
         )
     await write(session, O, opportunity_id, values)
     if "stage_id" in values:
-        await close_gap(session, current["stage_id"])
+        await close_gap(session, current["stage_id"], current["position"])
         await place(session, stage["id"], opportunity_id)
     return opportunity_id
-
-
-async def column_size(session: AsyncSession, stage_id: int) -> int:
-    org = principal(session).organization_id
-    stmt = select(func.count()).where(T.c.stage_id == stage_id, T.c.organization_id == org)
-    return int((await (await session.connection()).execute(stmt)).scalar() or 0)
