@@ -121,6 +121,11 @@ async def test_creating_a_key_checks_its_input_and_writes_nothing_on_error(api: 
         assert (payload["key"], payload["apiKey"]) == (None, None)
         assert [(e["field"], e["code"]) for e in payload["errors"]] == [(field, code)], given
     assert len((await api(LIST, {"all": True}))["apiKeys"]) == 1
+    # a time without an offset is taken as UTC (the fuzz run found it compared naive with aware)
+    naive = (await api(CREATE, {"input": {"roles": ["VIEWER"], "expiresAt": "2999-01-01T00:00:00"}}))[
+        "createApiKey"
+    ]
+    assert naive["errors"] == [] and naive["apiKey"]["expiresAt"] == "2999-01-01T00:00:00+00:00"
 
 
 async def test_keys_of_another_organization_are_not_found_and_keep_working(api: Api, engine) -> None:

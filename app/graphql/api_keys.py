@@ -7,7 +7,7 @@ tenancy hook scopes them), so another organization's key is NOT_FOUND.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
@@ -114,7 +114,10 @@ async def _create(session: AsyncSession, info: Info, data: CreateApiKeyInput) ->
     name = problems.text(("input", "name"), data.name)
     if not data.roles:
         problems.add(("input", "roles"), ErrorCode.REQUIRED, "a key needs at least one role")
-    if data.expires_at is not None and data.expires_at <= utcnow():
+    expires_at = data.expires_at
+    if expires_at is not None and expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)  # a time without an offset is UTC, as everywhere
+    if expires_at is not None and expires_at <= utcnow():
         problems.add(
             ("input", "expiresAt"), ErrorCode.INVALID, "expiresAt must be in the future", data.expires_at
         )
@@ -126,9 +129,7 @@ async def _create(session: AsyncSession, info: Info, data: CreateApiKeyInput) ->
         user = (await session.execute(select(m.User).where(m.User.id == user_pk))).scalar()
     if user is None:
         raise _missing(("input", "userId"), "user", data.user_id)
-    return await auth.create_api_key(
-        session, user=user, roles=data.roles, name=name, expires_at=data.expires_at
-    )
+    return await auth.create_api_key(session, user=user, roles=data.roles, name=name, expires_at=expires_at)
 
 
 @strawberry.type
