@@ -221,3 +221,31 @@ async def test_the_owner_and_admins_change_access_and_the_deal_shows_or_hides_at
     assert (await api(count, key=world["keys"]["owner"]))["opportunities"][
         "totalCount"
     ] == 2  # owners always see theirs
+
+
+REVERSE = """
+{
+  customers(filter: {opportunities: {some: {title: {eq: "Secret"}}}}) { totalCount }
+  contacts(filter: {opportunities: {some: {isPrivate: true}}}) { totalCount }
+  users(filter: {ownedOpportunities: {some: {amount: {gt: "500"}}}}) { totalCount }
+  noPublic: customers(filter: {opportunities: {every: {isPrivate: false}}}) { totalCount }
+  items: opportunities(filter: {items: {some: {itemName: {eq: "Hidden"}}}}) { totalCount }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("who", "sees"), [("stranger", False), ("viewer", False), ("friend", True), ("admin", True)]
+)
+async def test_filters_from_other_records_do_not_reveal_a_private_deal(
+    api: Api, world: dict[str, Any], who: str, sees: bool
+) -> None:
+    data = await api(REVERSE, key=world["keys"][who])
+    found = 1 if sees else 0
+    assert data == {
+        "customers": {"totalCount": found},
+        "contacts": {"totalCount": found},
+        "users": {"totalCount": found},
+        "noPublic": {"totalCount": 1 - found},
+        "items": {"totalCount": found},
+    }
