@@ -108,7 +108,9 @@ async def lock_row(session: AsyncSession, model: Any, pk: int | None) -> None:
         await session.execute(select(model.id).where(model.id == pk).with_for_update(key_share=True))
 
 
-async def touch(session: AsyncSession, opportunity_id: int, expected: int | None = None) -> Any:
+async def touch(
+    session: AsyncSession, opportunity_id: int, expected: int | None = None, *, id_path: str = "id"
+) -> Any:
     """Bump the deal's version by one and stamp who changed it; return the fresh row.
 
     The UPDATE takes the row lock, so the row read after it is the one this transaction
@@ -124,15 +126,15 @@ async def touch(session: AsyncSession, opportunity_id: int, expected: int | None
     result = await session.execute(stmt.returning(*cols(O)).execution_options(synchronize_session=False))
     row = result.first()
     if row is None:
-        await _missing_or_stale(session, opportunity_id, expected)
+        await _missing_or_stale(session, opportunity_id, expected, id_path)
     return row._mapping
 
 
-async def _missing_or_stale(session: AsyncSession, pk: int, expected: int | None) -> None:
+async def _missing_or_stale(session: AsyncSession, pk: int, expected: int | None, id_path: str) -> None:
     current = await fetch(session, O, pk)
     problems = Problems()
     if current is None:
-        problems.add(["id"], ErrorCode.NOT_FOUND, "no such opportunity")
+        problems.add([id_path], ErrorCode.NOT_FOUND, "no such opportunity")
     else:
         problems.add(
             ["expectedVersion"],

@@ -111,8 +111,6 @@ async def set_values(
 ) -> int:
     problems = Problems()
     checked = check_values(problems, await definitions(session), ["values"], values, creating=False)
-    if await fetch(session, m.Opportunity, opportunity_id) is None:
-        problems.add(["id"], ErrorCode.NOT_FOUND, "no such opportunity")
     problems.raise_if_any()
     await touch(session, opportunity_id)
     await store_values(session, opportunity_id, checked)

@@ -72,10 +72,9 @@ async def add(session: AsyncSession, *, opportunity_id: int, given: Mapping[str,
         problems, ["input"], {k: v for k, v in given.items() if k != "position"}, creating=True
     )
     problems.position(["input", "position"], given.get("position"))
-    if await fetch(session, m.Opportunity, opportunity_id) is None:
-        problems.add(["opportunityId"], ErrorCode.NOT_FOUND, "no such opportunity")
     problems.raise_if_any()
-    await touch(session, opportunity_id)  # also the deal's lock: its items change one writer at a time
+    # the version bump is also the deal's lock: its items change one writer at a time
+    await touch(session, opportunity_id, id_path="opportunityId")
     if len(await _items(session, opportunity_id)) >= MAX_ITEMS:
         raise fail(["opportunityId"], ErrorCode.OUT_OF_RANGE, f"a deal has at most {MAX_ITEMS} line items")
     org = principal(session).organization_id
@@ -139,10 +138,8 @@ async def reorder(session: AsyncSession, *, opportunity_id: int, item_gids: Sequ
     refs = Refs(problems)
     refs.want_all(["itemIds"], "OpportunityItem", item_gids)
     await refs.resolve(session)
-    if await fetch(session, m.Opportunity, opportunity_id) is None:
-        raise fail(["opportunityId"], ErrorCode.NOT_FOUND, "no such opportunity")
     problems.raise_if_any()
-    await touch(session, opportunity_id)
+    await touch(session, opportunity_id, id_path="opportunityId")
     items = await _items(session, opportunity_id)
     wanted = [refs.pk("OpportunityItem", g) for g in item_gids]
     if set(wanted) != {row["id"] for row in items} or len(wanted) != len(items):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import case, delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models as m
-from app.crud.base import fail, fetch, fetch_all, insert_rows, principal, touch, write
+from app.crud.base import fetch_all, insert_rows, principal, touch, write
 from app.crud.refs import Refs
 from app.enums import CloseReasonKind
 from app.errors import ErrorCode
@@ -22,10 +22,8 @@ MAX_LINKS = 500
 async def _start(session: AsyncSession, problems: Problems, refs: Refs, opportunity_id: int) -> None:
     """Resolve the ids, check the deal, then lock it (the version bump) before reading its links."""
     await refs.resolve(session)
-    if await fetch(session, m.Opportunity, opportunity_id) is None:
-        raise fail(["id"], ErrorCode.NOT_FOUND, "no such opportunity")
     problems.raise_if_any()
-    await touch(session, opportunity_id)
+    await touch(session, opportunity_id)  # NOT_FOUND when the deal is not there or not visible
 
 
 def _bounded(problems: Problems, path: str, ids: Sequence[Any]) -> list[Any]:
@@ -71,12 +69,16 @@ async def remove_contacts(session: AsyncSession, *, opportunity_id: int, contact
 async def _renumber(
     session: AsyncSession, model: Any, target: Any, opp: int, order: list[Any], rows: list[Any]
 ) -> None:
-    # link tables have composite keys: renumber by (deal, target) pairs
-    for i, pk in enumerate(order, 1):
-        row = next(r for r in rows if r[target.key] == pk)
-        if row["position"] != i:
-            stmt = update(model).where(model.opportunity_id == opp, target == pk).values(position=i)
-            await session.execute(stmt.execution_options(synchronize_session=False))
+    """Positions 1..n in `order`, in one UPDATE; link rows are keyed by (deal, target)."""
+    current = {r[target.key]: r["position"] for r in rows}
+    moved = {pk: i for i, pk in enumerate(order, 1) if current.get(pk) != i}
+    if moved:
+        stmt = (
+            update(model)
+            .where(model.opportunity_id == opp, target.in_(list(moved)))
+            .values(position=case(moved, value=target))
+        )
+        await session.execute(stmt.execution_options(synchronize_session=False))
 
 
 async def set_lost_reasons(session: AsyncSession, *, opportunity_id: int, reason_gids: Sequence[Any]) -> int:
