@@ -184,3 +184,36 @@ async def test_limit_rules_are_built_once_so_validation_stays_cached(
     for _ in range(3):
         assert await api("{ opportunities { nodes { title } } }")
     assert calls == 1  # validated once; the next two hit the validation cache
+
+
+async def test_a_mutation_stopped_by_the_time_limit_writes_nothing(database_url: str, monkeypatch) -> None:
+    import asyncio
+    from contextlib import asynccontextmanager
+
+    from sqlalchemy import func, select
+
+    from app import models as m
+    from app.graphql.context import Database
+    from tests.support import unscoped
+
+    original = Database.transaction
+
+    @asynccontextmanager
+    async def slow_commit(self: Database) -> AsyncIterator[Any]:
+        async with original(self) as session:
+            yield session
+            await session.flush()
+            await asyncio.sleep(5)  # the deal is inserted; the commit is late
+
+    monkeypatch.setattr(Database, "transaction", slow_commit)
+    async with running_app(database_url, request_timeout_seconds=0.5) as (app, client):
+        tenant = await make_tenant(app.state.engine, "Acme", Role.ADMIN)
+        api = Api(client, tenant.key)
+        started = time.perf_counter()
+        errors = await api.errors(
+            'mutation { createOpportunity(input: {title: "Late"}) { opportunity { id } } }'
+        )
+        assert time.perf_counter() - started < 3
+        assert code_and_limit(errors) == ("QUERY_TOO_COMPLEX", "request_timeout")
+        async with unscoped(app.state.engine) as s:
+            assert (await s.execute(select(func.count()).select_from(m.Opportunity))).scalar_one() == 0
