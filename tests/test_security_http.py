@@ -151,3 +151,28 @@ async def test_graphiql_can_be_switched_off(database_url: str) -> None:
     async with running_app(database_url, graphiql=False) as (_, client):
         response = await client.get("/graphql", headers={"Accept": "text/html"})
         assert response.status_code == 404
+
+
+async def test_a_failure_outside_graphql_is_a_masked_500_with_the_request_id(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from app.main import GraphQLApp
+
+    async def broken(*_: Any, **__: Any) -> Any:
+        raise ConnectionError("postgresql://og:hunter2@db/prod refused")
+
+    monkeypatch.setattr(GraphQLApp, "get_context", broken)
+    with caplog.at_level(logging.ERROR, logger="opportunity_gateway"):
+        response = await api.raw(VIEWER)
+    assert response.status_code == 500
+    rid = response.headers["x-request-id"]
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Unexpected error.",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": rid},
+            }
+        ]
+    }
+    assert "hunter2" not in response.text
+    assert any(rid in r.getMessage() and r.exc_info for r in caplog.records)
