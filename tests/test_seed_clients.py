@@ -241,3 +241,14 @@ async def test_orocrm_delete_list_by_filter(api: Api, tenant: Tenant, engine) ->
     refused = (await api(DELETE_LIST, {"filter": {}}))["deleteOpportunities"]
     assert refused["count"] == 0 and refused["errors"][0]["code"] == "REQUIRED"
     assert await found(api, {}) == ["Second"]
+
+
+async def test_delete_list_with_an_unknown_custom_field_deletes_nothing(
+    api: Api, tenant: Tenant, engine
+) -> None:
+    await _crm(engine, tenant)
+    flt = {"customField": [{"definitionId": "not-an-id", "isSet": False}]}
+    response = await api.raw(DELETE_LIST, {"filter": flt})
+    body = response.json()
+    assert body.get("errors") or body["data"]["deleteOpportunities"]["errors"]
+    assert await found(api, {}) == ["First", "Second"]

@@ -287,8 +287,15 @@ def _custom_fields(filters: list[CustomFieldFilter]) -> Any:
 
 
 def _custom_field(flt: CustomFieldFilter) -> Any:
+    pk = decode_id("CustomFieldDefinition")(flt.definition_id)
+    if pk < 0:
+        # refused here too, not only by the check: a bulk write that compiles the filter without
+        # it must not read "no value for a field that does not exist" as "every deal"
+        raise BadUserInput(
+            "`filter.customField.definitionId` is not a custom field definition", argument="filter"
+        )
     value = m.CustomFieldValue.value
-    definition = m.CustomFieldValue.definition_id == decode_id("CustomFieldDefinition")(flt.definition_id)
+    definition = m.CustomFieldValue.definition_id == pk
 
     def having(*cond: Any) -> Any:
         sub = select(m.CustomFieldValue.opportunity_id).where(definition, value.is_not(None), *cond)
