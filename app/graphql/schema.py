@@ -24,7 +24,7 @@ from app.graphql.mutations import Mutation
 from app.graphql.opportunities import Opportunity, OpportunityQueries
 from app.graphql.permissions import OperationRoles
 from app.graphql.pipelines import Pipeline, Stage
-from app.graphql.relations import connection_field, decode_id
+from app.graphql.relations import connection_field, decode_id, install_lean_resolvers
 from app.graphql.users import Organization, User
 from app.limits import DECIMAL, execution_limits, validation_rules
 from app.masking import GatewaySchema
@@ -142,7 +142,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     batching = (
         {"max_operations": settings.max_batch_operations} if settings.max_batch_operations > 1 else None
     )
-    return GatewaySchema(
+    schema = GatewaySchema(
         query=Query,
         mutation=GatewayMutation,
         types=list(NODE_TYPES.values()),
@@ -150,3 +150,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         config=StrawberryConfig(batching_config=batching),  # type: ignore[typeddict-item]
         scalar_overrides={Decimal: DECIMAL},
     )
+    install_lean_resolvers(schema)
+    return schema
