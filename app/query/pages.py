@@ -1,0 +1,120 @@
+"""Page plans: first/after/last/before/offset checked and turned into LIMIT, keyset bounds, windows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.errors import BadUserInput
+from app.query.order import OrderKey, decode_cursor, encode_cursor, rows_after
+from app.query.sql import Expr
+
+
+@dataclass(frozen=True)
+class PageArgs:
+    first: int | None = None
+    after: str | None = None
+    last: int | None = None
+    before: str | None = None
+    offset: int | None = None
+
+
+@dataclass(frozen=True)
+class PagePlan:
+    """What to ask the database for, and how to read the answer back."""
+
+    keys: list[OrderKey]  # the order the rows are fetched in
+    limit: int  # rows to return (one more is fetched to learn whether there are more)
+    offset: int
+    backward: bool  # rows come in reverse and are flipped after fetching
+    predicates: list[ColumnElement[bool]]
+    after: bool
+    before: bool
+
+
+def plan_page(page: PageArgs, keys: list[OrderKey], *, default_size: int, max_size: int) -> PagePlan:
+    _check_page(page, max_size)
+    backward = page.last is not None
+    limit = page.last if backward else page.first
+    if limit is None:
+        limit = default_size
+    predicates = []
+    if page.after is not None:
+        predicates.append(rows_after(keys, decode_cursor(keys, page.after, "after")))
+    flipped = [k.flipped() for k in keys]
+    if page.before is not None:
+        predicates.append(rows_after(flipped, decode_cursor(keys, page.before, "before")))
+    return PagePlan(
+        keys=flipped if backward else keys,
+        limit=limit,
+        offset=page.offset or 0,
+        backward=backward,
+        predicates=predicates,
+        after=page.after is not None,
+        before=page.before is not None,
+    )
+
+
+def _check_page(page: PageArgs, max_size: int) -> None:
+    for name in ("first", "last", "offset"):
+        value = getattr(page, name)
+        if value is not None and value < 0:
+            raise BadUserInput(f"`{name}` cannot be negative (got {value})", argument=name)
+    for name in ("first", "last"):
+        value = getattr(page, name)
+        if value is not None and value > max_size:
+            raise BadUserInput(
+                f"`{name}` is {value}, over the maximum page size of {max_size}", argument=name
+            )
+    if page.first is not None and page.last is not None:
+        raise BadUserInput("give `first` or `last`, not both", argument="last")
+    if page.last is not None and page.offset:
+        raise BadUserInput("`offset` works with `first`, not with `last`", argument="offset")
+
+
+def key_labels(keys: Sequence[OrderKey]) -> list[Any]:
+    return [k.expr.label(f"_k{i}") for i, k in enumerate(keys)]
+
+
+def paged(stmt: Select[Any], plan: PagePlan) -> Select[Any]:
+    """A root list: the filtered select, ordered, keyset-bounded and limited."""
+    stmt = stmt.add_columns(*key_labels(plan.keys)).where(*plan.predicates)
+    stmt = stmt.order_by(*[k.clause() for k in plan.keys])
+    return stmt.offset(plan.offset).limit(plan.limit + 1)
+
+
+def paged_per_parent(stmt: Select[Any], partition: Expr, plan: PagePlan) -> Select[Any]:
+    """Many parents' pages in one statement: a window numbers each parent's rows."""
+    rank = func.row_number().over(partition_by=partition, order_by=[k.clause() for k in plan.keys])
+    inner = (
+        stmt.add_columns(partition.label("_parent"), rank.label("_rn"), *key_labels(plan.keys))
+        .where(*plan.predicates)
+        .subquery()
+    )
+    first_row, parent, rn = plan.offset, inner.c["_parent"], inner.c["_rn"]
+    return select(inner).where(rn > first_row, rn <= first_row + plan.limit + 1).order_by(parent, rn)
+
+
+@dataclass
+class PageResult:
+    rows: list[Any]
+    cursors: list[str]
+    has_next: bool
+    has_previous: bool
+
+
+def read_page(rows: Sequence[Any], plan: PagePlan, canonical: list[OrderKey]) -> PageResult:
+    """Trim the look-ahead row, restore forward order, and give each row its cursor."""
+    n = len(plan.keys)
+    extra = len(rows) > plan.limit
+    rows = list(rows[: plan.limit])
+    if plan.backward:
+        rows.reverse()
+    cursors = [encode_cursor(canonical, [r._mapping[f"_k{i}"] for i in range(n)]) for r in rows]
+    if plan.backward:
+        return PageResult(rows, cursors, has_next=plan.before, has_previous=extra)
+    return PageResult(rows, cursors, has_next=extra, has_previous=plan.after or plan.offset > 0)
