@@ -159,16 +159,10 @@ OpportunityStatusFilter = _ops(
 # ---------------------------------------------------------------- mutation errors
 
 
-@strawberry.enum(description="What kind of problem a `UserError` reports.")
-class UserErrorCode(Enum):
-    REQUIRED = "REQUIRED"
-    INVALID = "INVALID"
-    NOT_FOUND = "NOT_FOUND"
-    CONFLICT = "CONFLICT"
-    FORBIDDEN = "FORBIDDEN"
-    TOO_LONG = "TOO_LONG"
-    OUT_OF_RANGE = "OUT_OF_RANGE"
-    DUPLICATE = "DUPLICATE"
+# The codes are app.errors.ErrorCode itself, registered in place: one list, no mapping.
+UserErrorCode = strawberry.enum(
+    ErrorCode, name="UserErrorCode", description="What kind of problem a `UserError` reports."
+)
 
 
 @strawberry.type(description="A problem with one part of a mutation's input; nothing was written.")
@@ -186,6 +180,6 @@ class UserError:
         return cls(
             field=list(e.field) or None,
             message=e.message,
-            code=UserErrorCode(ErrorCode(e.code).value),
+            code=ErrorCode(e.code),
             attempted_value=value,
         )
