@@ -76,6 +76,7 @@ class Run:
     seconds: float
     latencies: list[float]
     conflicts: int = 0
+    server_cpu_ms: float = 0.0  # the uvicorn process's CPU time per request
 
     @property
     def rps(self) -> float:
@@ -151,8 +152,24 @@ def _start_server(url: str, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env, cwd=ROOT)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def drive(
-    client: httpx.AsyncClient, key: str, make: Any, seconds: float, limit: int, *, conflicts_ok: bool = False
+    client: httpx.AsyncClient,
+    key: str,
+    make: Any,
+    seconds: float,
+    limit: int,
+    *,
+    conflicts_ok: bool = False,
+    pid: int = 0,
 ) -> Run:
     """`CONCURRENCY` workers posting `make(i)` (query, variables) until the time or the count runs out."""
     counter = itertools.count()
@@ -175,9 +192,11 @@ async def drive(
                 assert conflicts_ok and errors[0]["code"] == "CONFLICT", errors
                 conflicts += 1
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds(pid)
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return Run(len(latencies), time.perf_counter() - start, latencies, conflicts)
+    run = Run(len(latencies), time.perf_counter() - start, latencies, conflicts)
+    run.server_cpu_ms = (cpu_seconds(pid) - cpu) * 1000 / max(1, run.done)
+    return run
 
 
 async def over_http(
@@ -202,13 +221,17 @@ async def over_http(
             def create(i: int) -> tuple[str, dict[str, Any]]:
                 return CREATE, {"input": deal_input(i, stage, customer)}
 
-            results = {"createOpportunity": await drive(client, key, create, seconds, limit)}
+            results = {"createOpportunity": await drive(client, key, create, seconds, limit, pid=server.pid)}
             listing = await post(client, key, "{ opportunities(first: 1000) { nodes { id } } }", {})
             ids = [n["id"] for n in listing["opportunities"]["nodes"]]
             spread = lambda i: (UPDATE, {"id": ids[i % len(ids)], "input": {"amount": str(i)}})  # noqa: E731
-            results["updateOpportunity (spread)"] = await drive(client, key, spread, seconds, limit)
+            results["updateOpportunity (spread)"] = await drive(
+                client, key, spread, seconds, limit, pid=server.pid
+            )
             hot = lambda i: (UPDATE, {"id": ids[0], "input": {"amount": str(i)}})  # noqa: E731
-            results["updateOpportunity (one hot deal)"] = await drive(client, key, hot, seconds, limit)
+            results["updateOpportunity (one hot deal)"] = await drive(
+                client, key, hot, seconds, limit, pid=server.pid
+            )
             version = {"v": await _version(client, key, ids[1])}
 
             def guarded(i: int) -> tuple[str, dict[str, Any]]:
@@ -223,7 +246,7 @@ async def over_http(
             poller = asyncio.create_task(refresh())
             try:
                 results["updateOpportunity (hot, expectedVersion)"] = await drive(
-                    client, key, guarded, seconds, limit, conflicts_ok=True
+                    client, key, guarded, seconds, limit, conflicts_ok=True, pid=server.pid
                 )
             finally:
                 poller.cancel()
@@ -259,8 +282,8 @@ async def run(args: argparse.Namespace) -> str:
         f"uvicorn, 1 worker, loopback, concurrency {CONCURRENCY}; each row at most {args.seconds:.0f} s"
         f" or {args.limit} requests. Client and server share the machine. See bench/bench_writes.py.",
         "",
-        "| database | mutation | SQL statements | requests | req/s | p50 ms | p99 ms | conflicts |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| database | mutation | SQL statements | requests | req/s | p50 ms | p99 ms | server CPU ms/req | conflicts |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     loads: list[str] = []
     for name, url in targets:
@@ -280,7 +303,7 @@ async def run(args: argparse.Namespace) -> str:
             sql = created_sql if label.startswith("create") else updated_sql
             row = (
                 f"| {name} | {label} | {sql} | {r.done} | {r.rps:.1f} | {statistics.median(r.latencies):.1f}"
-                f" | {r.pct(0.99):.1f} | {r.conflicts} |"
+                f" | {r.pct(0.99):.1f} | {r.server_cpu_ms:.1f} | {r.conflicts} |"
             )
             print(row, file=sys.stderr)
             lines.append(row)
