@@ -4,7 +4,8 @@ For each database it migrates an empty database, makes a board (pipeline, stages
 through the API itself, counts the SQL statements of one of each mutation in process, then
 drives uvicorn (1 worker, loopback) at concurrency 8 for a bounded time and count:
 
-- create: createOpportunity with a stage, a customer, two tags and two line items;
+- create: createOpportunity with a stage, a customer, two tags and two line items, all into
+  one board column (every create takes that column's lock) or spread over 8 columns;
 - update (spread): updateOpportunity of one field, each request on a different deal;
 - update (one hot deal): every worker updates the same deal (row lock / BEGIN IMMEDIATE queue);
 - update with expectedVersion on the hot deal: compare-and-set; conflicts are counted, not retried.
@@ -111,14 +112,14 @@ async def post(client: httpx.AsyncClient, key: str, query: str, variables: dict[
     return body["data"]  # type: ignore[no-any-return]
 
 
-async def setup_board(client: httpx.AsyncClient, key: str) -> tuple[str, str]:
+async def setup_board(client: httpx.AsyncClient, key: str) -> tuple[list[str], str]:
     pipeline = (await post(client, key, SETUP["pipeline"][0], {}))["createPipeline"]["pipeline"]["id"]
     customer = (await post(client, key, SETUP["customer"][0], {}))["createCustomer"]["customer"]["id"]
     stages = []
-    for name, prob in (("Qualify", 10), ("Propose", 50), ("Negotiate", 80)):
-        out = await post(client, key, STAGE, {"p": pipeline, "name": name, "prob": prob})
+    for i in range(CONCURRENCY):
+        out = await post(client, key, STAGE, {"p": pipeline, "name": f"Stage {i + 1}", "prob": 10 * i})
         stages.append(out["createStage"]["stage"]["id"])
-    return stages[0], customer
+    return stages, customer
 
 
 async def statements(url: str, key: str, stage: str, customer: str) -> tuple[int, int]:
@@ -200,7 +201,7 @@ async def drive(
 
 
 async def over_http(
-    url: str, key: str, stage: str, customer: str, seconds: float, limit: int
+    url: str, key: str, stages: list[str], customer: str, seconds: float, limit: int
 ) -> dict[str, Run]:
     port = _free_port()
     server = _start_server(url, port)
@@ -214,14 +215,24 @@ async def over_http(
                     pass
                 await asyncio.sleep(0.1)
             await drive(
-                client, key, lambda i: (CREATE, {"input": deal_input(i, stage, customer)}), 2, 40
+                client, key, lambda i: (CREATE, {"input": deal_input(i, stages[0], customer)}), 2, 40
             )  # warm up
             ids: list[str] = []
 
             def create(i: int) -> tuple[str, dict[str, Any]]:
-                return CREATE, {"input": deal_input(i, stage, customer)}
+                return CREATE, {"input": deal_input(i, stages[0], customer)}
 
-            results = {"createOpportunity": await drive(client, key, create, seconds, limit, pid=server.pid)}
+            def create_spread(i: int) -> tuple[str, dict[str, Any]]:
+                return CREATE, {"input": deal_input(i, stages[i % len(stages)], customer)}
+
+            results = {
+                "createOpportunity (one column)": await drive(
+                    client, key, create, seconds, limit, pid=server.pid
+                ),
+                "createOpportunity (8 columns)": await drive(
+                    client, key, create_spread, seconds, limit, pid=server.pid
+                ),
+            }
             listing = await post(client, key, "{ opportunities(first: 1000) { nodes { id } } }", {})
             ids = [n["id"] for n in listing["opportunities"]["nodes"]]
             spread = lambda i: (UPDATE, {"id": ids[i % len(ids)], "input": {"amount": str(i)}})  # noqa: E731
@@ -291,11 +302,11 @@ async def run(args: argparse.Namespace) -> str:
         key = await _new_key(url, ORG, "bench@bench.example", [Role.ADMIN], "bench")
         app = create_app(Settings(database_url=url, rate_limit=""))
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b") as client:
-            stage, customer = await setup_board(client, key)
+            stages, customer = await setup_board(client, key)
         await app.state.engine.dispose()
-        created_sql, updated_sql = await statements(url, key, stage, customer)
+        created_sql, updated_sql = await statements(url, key, stages[0], customer)
         load_before = os.getloadavg()[0]
-        results = await over_http(url, key, stage, customer, args.seconds, args.limit)
+        results = await over_http(url, key, stages, customer, args.seconds, args.limit)
         loads.append(
             f"- {name}: 1-minute load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
         )
