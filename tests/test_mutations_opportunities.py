@@ -516,3 +516,29 @@ async def test_bulk_update_stops_at_the_first_deal_it_does_not_fit(api: Api) -> 
     )
     assert data["opportunity"] == {"perPeriodValue": 2, "version": 1}
     assert error["message"].startswith(f"deal {fixed['id']}: ")
+
+
+async def test_create_many_with_one_foreign_id_creates_nothing(api: Api, tenant: Tenant, engine) -> None:
+    other = await make_tenant(engine, "Wayne")
+    theirs = await make_board(engine, other.organization_id)
+    out = await api(
+        CREATE_MANY,
+        {
+            "inputs": [
+                {"title": "A"},
+                {"title": "B", "customerId": gid("Customer", theirs.customer)},
+                {"title": "C"},
+            ]
+        },
+    )
+    assert _codes(out["createOpportunities"]["errors"]) == [(["inputs", "1", "customerId"], "NOT_FOUND")]
+    assert await count(engine) == 0
+
+
+async def test_managers_delete(app_client, engine, tenant: Tenant) -> None:
+    _, manager = await add_user(engine, "Acme", "m@acme.test", Role.MANAGER)
+    api = Api(app_client[1], manager)
+    deal = await _deal(api)
+    out = (await api(DELETE, {"id": deal["id"]}))["deleteOpportunity"]
+    assert out == {"deletedId": deal["id"], "errors": []}
+    assert await count(engine) == 0
