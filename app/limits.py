@@ -36,6 +36,7 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     ListValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     StringValueNode,
@@ -300,12 +301,61 @@ def _too_deep() -> QueryTooComplex:
     return QueryTooComplex(f"the request nests more than {MAX_NESTING} levels deep", limit="max_nesting")
 
 
+# ---------------------------------------------------------------- filter size
+
+FILTER_ARGUMENT = "filter"  # every list, aggregate and bulk mutation names its filter so
+ONE_TERM_LISTS = ("in", "notIn")  # one SQL term however many values (their length is capped apart)
+
+
+def _json_terms(value: Any, key: str | None = None) -> int:
+    """Input objects and list items in a filter: each becomes at least one SQL term."""
+    if isinstance(value, dict):
+        return 1 + sum(_json_terms(v, k) for k, v in value.items())
+    if isinstance(value, list):
+        if key in ONE_TERM_LISTS:
+            return 1
+        return sum(max(_json_terms(v), 1) for v in value)
+    return 0
+
+
+def _ast_terms(node: Any, variables: Mapping[str, Any], key: str | None = None) -> int:
+    if isinstance(node, VariableNode):
+        return _json_terms(variables.get(node.name.value), key)
+    if isinstance(node, ObjectValueNode):
+        return 1 + sum(_ast_terms(f.value, variables, f.name.value) for f in node.fields)
+    if isinstance(node, ListValueNode):
+        if key in ONE_TERM_LISTS:
+            return 1
+        return sum(max(_ast_terms(v, variables), 1) for v in node.values)
+    return 0
+
+
+def _field_nodes(selections: SelectionSetNode | None) -> Iterator[FieldNode]:
+    for node in selections.selections if selections else ():
+        if isinstance(node, FieldNode):
+            yield node
+        if not isinstance(node, FragmentSpreadNode):
+            yield from _field_nodes(node.selection_set)
+
+
+def largest_filter(document: DocumentNode, variables: Mapping[str, Any]) -> int:
+    """Terms of the largest `filter` argument in the document (each field node seen once)."""
+    largest = 0
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
+            for field in _field_nodes(definition.selection_set):
+                for arg in field.arguments or ():
+                    if arg.name.value == FILTER_ARGUMENT:
+                        largest = max(largest, _ast_terms(arg.value, variables))
+    return largest
+
+
 def execution_limits(settings: Settings) -> type[SchemaExtension]:
     budget = budget_of(settings)
 
     class ExecutionLimits(SchemaExtension):
         """Refuses what validation cannot see in variables: nesting too deep for the recursive
-        input coercion, NUL characters, page sizes over the cost budget.
+        input coercion, NUL characters, filters too large to compile, page sizes over the cost budget.
 
         (Documents nested too deeply are refused by graphql-core's parser itself.)"""
 
@@ -317,6 +367,12 @@ def execution_limits(settings: Settings) -> type[SchemaExtension]:
             if _contains_nul(variables):
                 raise BadUserInput("text cannot contain the NUL character (\\u0000)")
             document = ctx.graphql_document
+            if document is not None and largest_filter(document, variables) > settings.max_filter_terms:
+                raise QueryTooComplex(
+                    f"a filter has more than {settings.max_filter_terms} terms (conditions, combinators "
+                    "and list items); split it or simplify it",
+                    limit="max_filter_terms",
+                )
             if document is not None and _declares_variables(document):
                 for error in measure(ctx.schema._schema, document, budget, variables, ctx.operation_name):
                     raise QueryTooComplex(error.message, limit=(error.extensions or {})["limit"])

@@ -41,6 +41,7 @@ class Settings:
     max_aliases: int = 30
     max_tokens: int = 5000
     max_cost: int = 200_000
+    max_filter_terms: int = 300
     max_body_bytes: int = 1_000_000
     max_batch_operations: int = 1
     request_timeout_seconds: float = 15.0
@@ -64,6 +65,7 @@ class Settings:
             max_aliases=_int("OG_MAX_ALIASES", d.max_aliases),
             max_tokens=_int("OG_MAX_TOKENS", d.max_tokens),
             max_cost=_int("OG_MAX_COST", d.max_cost),
+            max_filter_terms=_int("OG_MAX_FILTER_TERMS", d.max_filter_terms),
             max_body_bytes=_int("OG_MAX_BODY_BYTES", d.max_body_bytes),
             max_batch_operations=_int("OG_MAX_BATCH_OPERATIONS", d.max_batch_operations),
             request_timeout_seconds=_float("OG_REQUEST_TIMEOUT", d.request_timeout_seconds),

@@ -217,3 +217,39 @@ async def test_a_mutation_stopped_by_the_time_limit_writes_nothing(database_url:
         assert code_and_limit(errors) == ("QUERY_TOO_COMPLEX", "request_timeout")
         async with unscoped(app.state.engine) as s:
             assert (await s.execute(select(func.count()).select_from(m.Opportunity))).scalar_one() == 0
+
+
+async def test_filters_too_large_to_compile_are_refused(api: Api) -> None:
+    query = "query ($f: OpportunityFilter) { opportunities(filter: $f) { totalCount } }"
+    too_big = [
+        {"tags": {"hasAll": [f"t{i}" for i in range(300)]}},
+        {"or": [{"customer": {"name": {"eq": f"c{i}"}}} for i in range(100)]},
+        {"and": [{"not": {"title": {"eq": "x"}}} for _ in range(100)]},
+    ]
+    started = time.perf_counter()
+    for flt in too_big:
+        errors = await api.errors(query, {"f": flt})
+        assert code_and_limit(errors) == ("QUERY_TOO_COMPLEX", "max_filter_terms"), flt
+        assert "more than 300 terms" in errors[0]["message"]
+    assert time.perf_counter() - started < 2  # refused before anything is compiled
+    # an `in` list is one term however long (its length has a cap of its own)
+    ids = [f"T3Bwb3J0dW5pdHk6{i}" for i in range(1000)]
+    assert (await api(query, {"f": {"id": {"in": ids}, "tags": {"hasAll": ["a"] * 100}}}))["opportunities"][
+        "totalCount"
+    ] == 0
+    # literal filters and filters of nested lists count too
+    literal = (
+        "{ customers { nodes { opportunities(filter: {or: ["
+        + ", ".join(['{title: {eq: "x"}}'] * 160)
+        + "]}) { totalCount } } } }"
+    )
+    assert code_and_limit(await api.errors(literal)) == ("QUERY_TOO_COMPLEX", "max_filter_terms")
+
+
+async def test_the_filter_size_limit_is_a_setting(database_url: str) -> None:
+    async with api_with(database_url, max_filter_terms=5) as api:
+        assert await api('{ opportunities(filter: {title: {eq: "x"}, amount: {gt: "1"}}) { totalCount } }')
+        errors = await api.errors(
+            '{ opportunities(filter: {or: [{title: {eq: "x"}}, {title: {eq: "y"}}, {title: {eq: "z"}}]}) { totalCount } }'
+        )
+        assert code_and_limit(errors) == ("QUERY_TOO_COMPLEX", "max_filter_terms")
