@@ -95,14 +95,33 @@ class OpportunityAggregate:
     probability: IntStats = strawberry.field(description="Statistics of `probability`.")
 
 
-def _money_columns(expr: Any) -> list[Any]:
+def _stats_columns(expr: Any) -> list[Any]:
+    """count, sum, min, max of one field: the four columns every statistic reads."""
     return [func.count(expr), func.sum(expr), func.min(expr), func.max(expr)]
+
+
+# Where each field's four columns sit in a row of the aggregate statement (after currency, count).
+AMOUNT, REVENUE, PROBABILITY = slice(2, 6), slice(6, 10), slice(10, 14)
 
 
 def _money_stats(currency: str | None, values: Sequence[Any]) -> MoneyStats:
     count, total, low, high = values
     return MoneyStats(
         currency=currency, count=count, sum=total, avg=_average(total, count), min=low, max=high
+    )
+
+
+def _int_stats(per_currency: Sequence[Sequence[Any]]) -> IntStats:
+    """Fold per-currency (count, sum, min, max) of an integer field: integers add across currencies."""
+    present = [values for values in per_currency if values[0]]
+    count = sum(v[0] for v in present)
+    total = sum(v[1] for v in present) if present else None
+    return IntStats(
+        count=count,
+        sum=total,
+        avg=_average(total, count),
+        min=min((v[2] for v in present), default=None),
+        max=max((v[3] for v in present), default=None),
     )
 
 
@@ -113,29 +132,20 @@ async def aggregate(info: Info, flt: Any) -> OpportunityAggregate:
         select(
             o.currency,
             func.count(),
-            *_money_columns(o.amount),
-            *_money_columns(expected_revenue_expr()),
-            *_money_columns(o.probability),
+            *_stats_columns(o.amount),
+            *_stats_columns(expected_revenue_expr()),
+            *_stats_columns(o.probability),
         )
         .where(await filter_where(info, flt))
         .group_by(o.currency)
         .order_by(o.currency.asc().nulls_last())
     )
     rows = await info.context.db.rows(stmt)
-    probability = [r[10:14] for r in rows if r[10]]
-    prob_count = sum(p[0] for p in probability)
-    prob_sum = sum(p[1] for p in probability) if probability else None
     return OpportunityAggregate(
         count=sum(r[1] for r in rows),
-        amount=[_money_stats(r[0], r[2:6]) for r in rows if r[2]],
-        expected_revenue=[_money_stats(r[0], r[6:10]) for r in rows if r[6]],
-        probability=IntStats(
-            count=prob_count,
-            sum=prob_sum,
-            avg=_average(prob_sum, prob_count),
-            min=min((p[2] for p in probability), default=None),
-            max=max((p[3] for p in probability), default=None),
-        ),
+        amount=[_money_stats(r[0], r[AMOUNT]) for r in rows if r[AMOUNT][0]],
+        expected_revenue=[_money_stats(r[0], r[REVENUE]) for r in rows if r[REVENUE][0]],
+        probability=_int_stats([r[PROBABILITY] for r in rows]),
     )
 
 
