@@ -150,10 +150,10 @@ class Measure:
         args = {a.name.value: a.value for a in node.arguments or ()}
         if any(name in definition.args for name in PAGE_ARGUMENTS):
             return self._page_size(args)
-        if "ids" in definition.args:
+        is_list = isinstance(get_nullable_type(definition.type), GraphQLList)
+        if "ids" in definition.args and is_list:  # `nodes(ids:)`: one result per id
             ids = self._value(args.get("ids"))
             return max(len(ids), 1) if isinstance(ids, list) else 1
-        is_list = isinstance(get_nullable_type(definition.type), GraphQLList)
         # edges/nodes of a connection were counted by the connection's page size already
         return LIST_FACTOR if is_list and not parent.name.endswith("Connection") else 1
 
