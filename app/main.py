@@ -240,6 +240,7 @@ def _is_ide_page(scope: Scope) -> bool:
 _HTTP_REFUSALS = {
     "Unsupported content type": (415, "BAD_REQUEST"),
     "Too many operations": (400, QUERY_TOO_COMPLEX),
+    "Not Found": (404, "NOT_FOUND"),  # the GraphiQL page when it is switched off
 }
 
 
@@ -355,6 +356,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         yield
         await engine.dispose()
 
+    async def http_error(_: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 500)
+        code = {404: "NOT_FOUND", 405: "BAD_REQUEST"}.get(status, "BAD_REQUEST")
+        headers = getattr(exc, "headers", None)
+        body = _error_body(str(getattr(exc, "detail", "")) or "Bad request.", code)
+        return Response(body, status_code=status, media_type="application/json", headers=headers)
+
     graphql = GraphQLApp(settings, sessions)
     app = Starlette(
         routes=[
@@ -362,6 +370,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
+        # every error answer is JSON with a code, the router's 404 and 405 too
+        exception_handlers={404: http_error, 405: http_error},
     )
     # added innermost first: the request id wraps everything, CORS answers preflights
     # before authentication, the body limit applies before the key is even looked up

@@ -151,6 +151,17 @@ async def test_graphiql_can_be_switched_off(database_url: str) -> None:
     async with running_app(database_url, graphiql=False) as (_, client):
         response = await client.get("/graphql", headers={"Accept": "text/html"})
         assert response.status_code == 404
+        assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_unknown_paths_and_methods_answer_json_with_a_code(api: Api) -> None:
+    missing = await api.client.get("/nope")
+    assert missing.status_code == 404 and missing.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    put = await api.client.put(
+        "/graphql", json={"query": VIEWER}, headers={"Authorization": f"Bearer {api.key}"}
+    )
+    assert put.status_code == 405 and put.headers["allow"] == "GET, POST, HEAD"
+    assert put.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
 async def test_a_failure_outside_graphql_is_a_masked_500_with_the_request_id(
