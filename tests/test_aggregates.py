@@ -211,3 +211,18 @@ async def test_group_by_must_name_distinct_keys(api: Api, tenant: Tenant, engine
     for group_by in ([], ["STAGE", "STAGE"]):
         errors = await api.errors(GROUPS, {"groupBy": group_by})
         assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_groups_leave_out_private_deals_and_other_organizations(
+    api: Api, tenant: Tenant, engine
+) -> None:
+    board, _ = await _deals(engine, tenant)
+    org = tenant.organization_id
+    _, key = await add_user(engine, "Acme", "viewer@acme.test", Role.VIEWER)
+    hidden = opportunity(org, stage_id=board.stages[0], amount=D("7"), currency="USD", is_private=True)
+    await insert(engine, hidden)
+    as_viewer = (await api(GROUPS, {"groupBy": ["STAGE"]}, key=key))["opportunityGroups"]
+    as_admin = (await api(GROUPS, {"groupBy": ["STAGE"]}))["opportunityGroups"]
+    assert (as_viewer[0]["count"], as_admin[0]["count"]) == (2, 3)
+    assert as_viewer[0]["sums"][0]["amount"] == "300.1000"
+    assert sum(g["count"] for g in as_admin) == 7  # Globex's deal is never counted
