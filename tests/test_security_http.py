@@ -160,7 +160,7 @@ async def test_unknown_paths_and_methods_answer_json_with_a_code(api: Api) -> No
     put = await api.client.put(
         "/graphql", json={"query": VIEWER}, headers={"Authorization": f"Bearer {api.key}"}
     )
-    assert put.status_code == 405 and put.headers["allow"] == "GET, POST, HEAD"
+    assert put.status_code == 405 and set(put.headers["allow"].split(", ")) == {"GET", "POST", "HEAD"}
     assert put.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
