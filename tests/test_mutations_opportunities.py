@@ -473,6 +473,15 @@ async def test_private_deal_of_someone_else_is_not_found_for_an_editor(
     assert _codes(out["updateOpportunity"]["errors"]) == [(["id"], "NOT_FOUND")]
     out = await api(CREATE, {"input": {"title": "x", "contactIds": []}}, key=editor)
     assert out["createOpportunity"]["errors"] == []
+    private = {"title": "secret", "isPrivate": True, "accessUserIds": [gid("User", tenant.user_id)]}
+    out = await api(CREATE, {"input": private}, key=editor)
+    assert _codes(out["createOpportunity"]["errors"]) == [
+        (["input", "isPrivate"], "FORBIDDEN"),
+        (["input", "accessUserIds"], "FORBIDDEN"),
+    ]
+    out = await api(CREATE, {"input": private})  # the admin may
+    assert out["createOpportunity"]["opportunity"]["isPrivate"] is True
+    assert out["createOpportunity"]["opportunity"]["accessList"] == [{"id": gid("User", tenant.user_id)}]
 
 
 async def test_more_field_rules(api: Api) -> None:

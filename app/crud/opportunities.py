@@ -54,6 +54,8 @@ async def create(
     refs = Refs(problems)
     defs = await custom_fields.definitions(session)
     checked = [_check_new(problems, refs, defs, deal, path) for deal, path in zip(deals, paths, strict=True)]
+    if not principal(session).is_admin:
+        _no_private(problems, deals, paths)
     await refs.resolve(session)
     for c, path in zip(checked, paths, strict=True):
         c.values = _derive_new(problems, refs, c.values, path)
@@ -94,6 +96,15 @@ def _check_new(
         for i, item in enumerate(deal.items)
     ]
     return _Checked(values, deal, tags, custom, lines)
+
+
+def _no_private(problems: Problems, deals: Sequence[NewDeal], paths: Sequence[Sequence[str]]) -> None:
+    """Private deals and their access lists are an admin's to set (API.md roles), also on create."""
+    for deal, path in zip(deals, paths, strict=True):
+        if deal.fields.get("is_private"):
+            problems.add([*path, "isPrivate"], ErrorCode.FORBIDDEN, "only admins make deals private", True)
+        if deal.access_user_ids:
+            problems.add([*path, "accessUserIds"], ErrorCode.FORBIDDEN, "only admins set access lists")
 
 
 def _derive_new(

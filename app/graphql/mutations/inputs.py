@@ -100,8 +100,10 @@ class CreateOpportunityInput:
     interaction_count: int | None = f("Calls, mails and meetings so far; default 0.")
     last_activity_at: datetime | None = f("Last activity.")
     last_contacted_at: datetime | None = f("Last contact with the customer.")
-    is_private: bool | None = f("Visible only to its owner, accessUserIds and admins; default false.")
-    access_user_ids: list[ID] | None = f("Users who may see it while private.")
+    is_private: bool | None = f(
+        "Visible only to its owner, accessUserIds and admins; default false. Admins only (else FORBIDDEN)."
+    )
+    access_user_ids: list[ID] | None = f("Users who may see it while private. Admins only (else FORBIDDEN).")
     contact_ids: list[ID] | None = f("Participants, in order.")
     tags: list[str] | None = f("Labels: trimmed, unique ignoring case, at most 20 of at most 64 characters.")
     custom_fields: list[CustomFieldValueInput] | None = f(
