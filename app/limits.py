@@ -384,9 +384,10 @@ def execution_limits(settings: Settings) -> type[SchemaExtension]:
 # ---------------------------------------------------------------- decimal input
 
 
-# Money columns are NUMERIC(20,4): nothing at or beyond 10^16 can be stored or meaningfully
-# compared, and a value like 1e999999999 would cost a huge integer to convert.
-DECIMAL_DIGITS_BEFORE_POINT = 16
+# Money is stored below 10^14 (app.validation.MAX_MONEY; SQLite's scaled 64-bit integers end
+# near 9.2 × 10^14): nothing at or beyond it can be stored or meaningfully compared, and a
+# value like 1e999999999 would cost a huge integer to convert.
+DECIMAL_DIGITS_BEFORE_POINT = 14
 DECIMAL_MAX_DIGITS = 40
 
 
@@ -411,6 +412,6 @@ def parse_decimal(value: object) -> Decimal:
 DECIMAL: ScalarDefinition = dataclasses.replace(
     DecimalDefinition,
     description='An exact decimal number, sent and received as a string (e.g. "1234.50"); '
-    "finite and below 10^16 in magnitude.",
+    "finite and below 10^14 in magnitude.",
     parse_value=parse_decimal,
 )

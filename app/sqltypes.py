@@ -109,4 +109,7 @@ def _weighted_default(element: weighted_amount, compiler: Any, **kw: Any) -> str
 @compiles(weighted_amount, "sqlite")
 def _weighted_sqlite(element: weighted_amount, compiler: Any, **kw: Any) -> str:
     amount, probability = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(({amount} * {probability} + 50) / 100)"
+    # a = 100q + r, so round(a × p / 100) = q × p + (r × p + 50) / 100: the same value as
+    # (a × p + 50) / 100 without the product a × p, which overflows 64 bits near the top of
+    # the money range
+    return f"(({amount} / 100) * {probability} + (({amount} % 100) * {probability} + 50) / 100)"

@@ -180,8 +180,9 @@ CURRENCIES = frozenset(
     ]
 )
 
-# NUMERIC(20, 4): 16 digits before the point.
-MAX_MONEY = Decimal(10) ** (20 - MONEY_SCALE) - 1
+# 14 digits before the point, on both databases: SQLite holds money as value × 10^4 in a
+# 64-bit integer (at most about 9.2 × 10^14), and one range for both keeps them alike.
+MAX_MONEY = Decimal(10) ** 14 - 1
 
 
 class Invalid(Exception):

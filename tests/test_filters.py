@@ -285,8 +285,6 @@ async def test_compatible_null_operators_are_accepted(api: Api, tenant: Tenant, 
 @pytest.mark.parametrize(
     ("args", "argument"),
     [
-        ("first: 1001", "first"),
-        ("last: 1001", "last"),
         ("first: -1", "first"),
         ("offset: -5", "offset"),
         ("first: 1, last: 1", "last"),
@@ -304,6 +302,24 @@ async def test_page_arguments_out_of_range_are_bad_user_input(
     ):
         errors = await api.errors(document)
         assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "argument": argument}
+
+
+@pytest.mark.parametrize("args", ["first: 1001", "last: 1001"])
+async def test_pages_over_the_maximum_are_query_too_complex(
+    api: Api, tenant: Tenant, engine, args: str
+) -> None:
+    await _world(engine, tenant)
+    for document in (
+        f"{{ opportunities({args}) {{ nodes {{ id }} }} }}",
+        f"{{ customers {{ nodes {{ opportunities({args}) {{ nodes {{ id }} }} }} }} }}",
+    ):
+        errors = await api.errors(document)
+        assert errors[0]["extensions"] == {
+            "code": "QUERY_TOO_COMPLEX",
+            "argument": args.split(":")[0],
+            "limit": "max_page_size",
+        }
+        assert "1000" in errors[0]["message"]
 
 
 async def test_every_list_takes_its_own_filter(api: Api, tenant: Tenant, engine) -> None:

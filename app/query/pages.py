@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.errors import BadUserInput
+from app.errors import BadUserInput, QueryTooComplex
 from app.query.order import OrderKey, decode_cursor, encode_cursor, rows_after
 from app.query.sql import Expr
 
@@ -67,8 +67,11 @@ def _check_page(page: PageArgs, max_size: int) -> None:
     for name in ("first", "last"):
         value = getattr(page, name)
         if value is not None and value > max_size:
-            raise BadUserInput(
-                f"`{name}` is {value}, over the maximum page size of {max_size}", argument=name
+            # API.md: a page size over the limit is QUERY_TOO_COMPLEX, like cost and depth
+            raise QueryTooComplex(
+                f"`{name}` is {value}, over the maximum page size of {max_size}",
+                argument=name,
+                limit="max_page_size",
             )
     if page.first is not None and page.last is not None:
         raise BadUserInput("give `first` or `last`, not both", argument="last")
