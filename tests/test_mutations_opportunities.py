@@ -422,8 +422,12 @@ async def test_bulk_update_and_delete(api: Api, tenant: Tenant, engine) -> None:
         UPDATE_MANY, {"filter": {"amount": {"lt": "2"}}, "input": {"stageId": gid("Stage", board.stages[1])}}
     )
     assert moved["updateOpportunities"]["count"] == 2
-    empty = await api(DELETE_MANY, {"filter": {}})
-    assert _codes(empty["deleteOpportunities"]["errors"]) == [(["filter"], "REQUIRED")]
+    # a filter that constrains nothing, at any depth, is refused: it would match every deal
+    for nothing in ({}, {"title": {}}, {"and": [{}, {"amount": {}}]}, {"or": [{"title": {"eq": None}}]}):
+        empty = await api(DELETE_MANY, {"filter": nothing})
+        assert _codes(empty["deleteOpportunities"]["errors"]) == [(["filter"], "REQUIRED")], nothing
+        same = await api(UPDATE_MANY, {"filter": nothing, "input": {"probability": 1}})
+        assert _codes(same["updateOpportunities"]["errors"]) == [(["filter"], "REQUIRED")], nothing
     assert await count(engine) == 5
     gone = await api(DELETE_MANY, {"filter": {"title": {"startsWith": "bulk"}}})
     assert gone["deleteOpportunities"]["count"] == 4

@@ -82,6 +82,35 @@ def _set_fields(obj: Any) -> list[tuple[str, Any]]:
     return out
 
 
+def constrains(value: Any) -> bool:
+    """Whether an input limits the rows at all (bulk writes refuse one that does not).
+
+    Judged on the input's meaning, at any depth: `{}`, `{title: {}}`, `{and: [{}]}` and
+    `{or: [{}, {...}]}` constrain nothing; `{not: …}` always does (it matches fewer rows
+    than everything), as does a relation filter (the relation must exist).
+    """
+    if isinstance(value, str):
+        return bool(value.split())  # `search`: words, not blanks
+    if isinstance(value, list):
+        return any(constrains(v) for v in value)
+    if not dataclasses.is_dataclass(value):
+        return True  # a plain value (isPrivate: true) is an equality
+    for name, field_value in _set_fields(value):
+        if name in ("not_", "some", "none"):  # `some: {}` still needs one related row
+            return True
+        if name == "or_":
+            if not field_value or all(constrains(v) for v in field_value):
+                return True
+            continue
+        if getattr(type(value), SPEC_ATTR, None) is not None and name not in COMBINATORS:
+            spec: FilterSpec = getattr(type(value), SPEC_ATTR)
+            if name in spec.relations and not spec.relations[name]().many:
+                return True
+        if constrains(field_value):
+            return True
+    return False
+
+
 def compile_filter(flt: Any, path: str = "filter") -> ColumnElement[bool]:
     """The WHERE predicate for one entity filter input (an empty filter is TRUE).
 

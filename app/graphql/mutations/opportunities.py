@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import Annotated, Any
 
 import strawberry
@@ -12,6 +11,7 @@ from app.crud import opportunities as crud
 from app.errors import ErrorCode
 from app.graphql.common import UserError
 from app.graphql.context import Info
+from app.graphql.lists import filter_where
 from app.graphql.mutations.inputs import CreateOpportunityInput, UpdateOpportunityInput
 from app.graphql.mutations.payloads import (
     BulkPayload,
@@ -30,7 +30,7 @@ from app.graphql.mutations.payloads import (
 )
 from app.graphql.opportunities import Opportunity, OpportunityFilter
 from app.graphql.permissions import CREATE, DELETE, EDIT, require
-from app.query import compile_filter
+from app.query import constrains
 from app.validation import Invalid, Problems
 
 DealFilter = Annotated[OpportunityFilter, arg("Which deals; it must constrain something.")]
@@ -74,13 +74,19 @@ def new_deal(data: CreateOpportunityInput) -> crud.NewDeal:
     )
 
 
-def _where(flt: Any) -> Any:
-    """The filter's predicate; a filter that constrains nothing is refused for bulk writes."""
-    if not any(getattr(flt, f.name) is not None for f in dataclasses.fields(flt)):
-        problems = Problems()
-        problems.add(["filter"], ErrorCode.REQUIRED, "an empty filter would match every deal; say which ones")
-        raise Invalid(problems.items)
-    return compile_filter(flt)
+async def _where(info: Info, flt: Any) -> Any:
+    """The filter's predicate, with every check lists make; refused when it constrains nothing
+    at any depth (`{}`, `{title: {}}`, `{and: [{}]}` would all match every deal)."""
+    where = await filter_where(info, flt)
+    if not constrains(flt):
+
+        def refuse(_: Any) -> Any:
+            problems = Problems()
+            problems.add(["filter"], ErrorCode.REQUIRED, "this filter would match every deal; say which ones")
+            raise Invalid(problems.items)
+
+        return refuse
+    return lambda session: where
 
 
 @strawberry.type
@@ -144,7 +150,8 @@ class OpportunityMutations:
     ) -> BulkPayload:
         require(info, EDIT)
         changes = given(input)
-        outcome = await run(info, lambda s: crud.update_many(s, where=_where(filter), given=changes))
+        where = await _where(info, filter)
+        outcome = await run(info, lambda s: crud.update_many(s, where=where(s), given=changes))
         return bulk(outcome)
 
     @strawberry.mutation(description="Delete a deal with its line items, custom field values and links.")
@@ -158,7 +165,8 @@ class OpportunityMutations:
     @strawberry.mutation(description="Delete every deal matching the filter; an empty filter is refused.")
     async def delete_opportunities(self, info: Info, filter: DealFilter) -> BulkPayload:  # noqa: A002
         require(info, DELETE)
-        return bulk(await run(info, lambda s: crud.delete_many(s, where=_where(filter))))
+        where = await _where(info, filter)
+        return bulk(await run(info, lambda s: crud.delete_many(s, where=where(s))))
 
 
 async def _first(ids: Any) -> int:
