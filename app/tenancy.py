@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, exists, or_, select, true
+from sqlalchemy import event, exists, or_, true
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from app.enums import Role
@@ -78,7 +78,9 @@ def _build_criteria(p: Principal) -> list[Any]:
     )
     for child in OPPORTUNITY_CHILDREN:
         col = child.opportunity_id  # type: ignore[attr-defined]
-        visible_parent = col.in_(select(Opportunity.id)) if not p.is_admin else true()
+        # correlated, so each child row costs one primary-key probe of its deal (which the
+        # Opportunity criteria above then check), instead of a scan of every visible deal
+        visible_parent = exists().where(Opportunity.id == col) if not p.is_admin else true()
         options.append(
             with_loader_criteria(child, (child.organization_id == org) & visible_parent, include_aliases=True)  # type: ignore[attr-defined]
         )
@@ -89,8 +91,13 @@ def opportunity_visible(p: Principal) -> Any:
     """The privacy rule: public, or owned by the caller, or shared with the caller, or admin."""
     if p.is_admin:
         return true()
+    # The plain table, not the mapped class: the class would pick up the child-row rule above
+    # (is its deal visible?), which is this very rule, and cost a scan of every deal.
+    access = OpportunityAccess.__table__  # type: ignore[attr-defined]
     shared = exists().where(
-        OpportunityAccess.opportunity_id == Opportunity.id, OpportunityAccess.user_id == p.user_id
+        access.c.opportunity_id == Opportunity.id,
+        access.c.user_id == p.user_id,
+        access.c.organization_id == p.organization_id,
     )
     return or_(Opportunity.is_private.is_(False), Opportunity.owner_id == p.user_id, shared)
 
