@@ -224,3 +224,18 @@ async def test_wrong_variable_types_and_unknown_arguments_are_clear_errors(api: 
     assert await _codes(api, "query A { viewer { id } } query A { viewer { id } }") == [
         "GRAPHQL_VALIDATION_FAILED"
     ]
+
+
+async def test_overlong_filter_text_and_search_are_bad_input(api: Api, engine, deal: int) -> None:
+    for flt in (
+        {"title": {"contains": "x" * 20_001}},
+        {"title": {"in": ["a", "y" * 20_001]}},
+        {"search": "word " * 300},
+    ):
+        assert await _codes(api, LIST, {"f": flt}) == ["BAD_USER_INPUT"], str(flt)[:40]
+    assert await _count(engine) == 1
+
+
+async def test_reordering_too_many_definitions_is_bad_input(api: Api) -> None:
+    document = "mutation ($ids: [ID!]!) { reorderCustomFieldDefinitions(ids: $ids) { errors { code } } }"
+    assert await _codes(api, document, {"ids": ["x"] * 1001}) == ["BAD_USER_INPUT"]

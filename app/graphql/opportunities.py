@@ -364,6 +364,8 @@ MAX_SEARCH_WORDS = 16
 
 def _search(text: str) -> Any:
     """Every word must start a word of the title, the description or the customer's name."""
+    if len(text) > 1000:
+        raise BadUserInput("`filter.search` is longer than 1000 characters", argument="filter")
     words = re.findall(r"\w+", text)
     if len(words) > MAX_SEARCH_WORDS:
         raise BadUserInput(

@@ -233,6 +233,10 @@ def compile_scalar(
     return and_(true(), *terms)
 
 
+# The longest text column (descriptions) holds 20000 characters.
+MAX_TEXT_LENGTH = 20_000
+
+
 def check_scalar(ops: Sequence[tuple[str, Any]], path: str) -> None:
     """Refuse operators that contradict each other or would make a runaway statement."""
     names = {op for op, _ in ops}
@@ -246,5 +250,12 @@ def check_scalar(ops: Sequence[tuple[str, Any]], path: str) -> None:
         if isinstance(value, list) and len(value) > MAX_IN_VALUES:
             raise BadUserInput(
                 f"`{path}.{_camel(op)}` has {len(value)} values; at most {MAX_IN_VALUES} are allowed",
+                argument=path.split(".")[0],
+            )
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and len(t) > MAX_TEXT_LENGTH for t in texts):
+            # longer than any stored text column, and SQLite refuses LIKE patterns over 50 kB
+            raise BadUserInput(
+                f"`{path}.{_camel(op)}` is longer than {MAX_TEXT_LENGTH} characters",
                 argument=path.split(".")[0],
             )

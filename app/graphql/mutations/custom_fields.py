@@ -8,6 +8,7 @@ import strawberry
 from strawberry import Maybe
 
 from app.crud import custom_fields as crud
+from app.errors import BadUserInput
 from app.graphql.common import UserError
 from app.graphql.context import Info
 from app.graphql.custom_fields import CustomFieldDefinition
@@ -30,6 +31,10 @@ from app.graphql.mutations.payloads import (
 from app.graphql.permissions import ADMINISTER, EDIT, require
 
 DefinitionId = Annotated[strawberry.ID, arg("Global id of the custom field definition.")]
+
+
+# An organization's form holds far fewer; a bound keeps one request's work bounded.
+MAX_DEFINITIONS = 1000
 
 
 @strawberry.input(description="A new custom field for the organization's deals.")
@@ -135,6 +140,10 @@ class CustomFieldMutations:
         ids: Annotated[list[strawberry.ID], arg("Every definition, in the new form order.")],
     ) -> CustomFieldDefinitionsPayload:
         require(info, ADMINISTER)
+        if len(ids) > MAX_DEFINITIONS:
+            raise BadUserInput(
+                f"at most {MAX_DEFINITIONS} definitions can be ordered at once", argument="ids"
+            )
         outcome = await run(info, lambda s: crud.reorder_definitions(s, ids=ids))
         found = (
             []
