@@ -38,7 +38,7 @@ from app.cli import _new_key  # noqa: E402
 from app.db import make_engine  # noqa: E402
 from app.demo import seed_demo  # noqa: E402
 from app.enums import Role  # noqa: E402
-from app.main import create_app  # noqa: E402
+from app.main import create_app, tune_garbage_collector  # noqa: E402
 from app.migrate import upgrade_async  # noqa: E402
 from app.settings import Settings  # noqa: E402
 
@@ -84,6 +84,7 @@ async def _prepare(url: str, n: int) -> str:
 async def _in_process(url: str, key: str, first: int, rounds: int) -> tuple[int, float, float]:
     # limits off: this measures the query, not the guards (a 1000-row board is over the default cost)
     app = create_app(Settings(database_url=url, rate_limit="", max_cost=10**9))
+    tune_garbage_collector()  # what the server's lifespan does; httpx's ASGI transport has no lifespan
     seen: list[str] = []
     engine = app.state.engine
 
