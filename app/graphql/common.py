@@ -142,6 +142,11 @@ def _ops(name: str, t: Any, *, ordered: bool = True, strings: bool = False) -> A
     return strawberry.input(scalar_filter(cls), description=f"Filter on a {t.__name__} value. {_OPS}")
 
 
+def enum_filter(name: str, enum: type[Enum]) -> Any:
+    """`<Enum>Filter`: eq, ne, in, notIn, isNull on one enum value, like every scalar filter."""
+    return _ops(name, enum, ordered=False)
+
+
 IDFilter = _ops("IDFilter", strawberry.ID, ordered=False)
 StringFilter = _ops("StringFilter", str, strings=True)
 IntFilter = _ops("IntFilter", int)

@@ -6,7 +6,7 @@ import strawberry
 
 from app import models as m
 from app import query
-from app.graphql.common import BooleanFilter, Node, StringFilter
+from app.graphql.common import BooleanFilter, Node, StringFilter, enum_filter
 from app.graphql.enums import CustomFieldType
 from app.graphql.lists import order_input
 from app.graphql.relations import entity, filter_input, to_one
@@ -50,13 +50,9 @@ class CustomFieldValue:
 CFDEF_SPEC = query.FilterSpec(m.CustomFieldDefinition, default_order=(("POSITION", False),))
 
 
-@strawberry.input(description="Filter on a custom field type.")
-class CustomFieldTypeFilter:
-    eq: CustomFieldType | None = strawberry.field(default=None, description="Equal to.")
-    in_: list[CustomFieldType] | None = strawberry.field(default=None, name="in", description="One of.")
+CustomFieldTypeFilter = enum_filter("CustomFieldTypeFilter", CustomFieldType)
 
 
-query.scalar_filter(CustomFieldTypeFilter)
 CustomFieldDefinitionFilter = filter_input(
     "CustomFieldDefinitionFilter",
     __name__,

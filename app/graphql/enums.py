@@ -18,7 +18,9 @@ strawberry.enum(CloseReasonKind, description="Whether a close reason explains a 
 strawberry.enum(BidType, description="How the amount is billed: once, or per period.")
 strawberry.enum(Priority, description="How urgent a deal is.")
 strawberry.enum(LeadSource, description="Where a deal came from.")
-strawberry.enum(CustomFieldType, description="The kind of a custom field, which decides what values it takes.")
+strawberry.enum(
+    CustomFieldType, description="The kind of a custom field, which decides what values it takes."
+)
 
 __all__ = [
     "BidType",

@@ -8,7 +8,7 @@ import strawberry
 
 from app import models as m
 from app import query
-from app.graphql.common import BooleanFilter, DateTimeFilter, Node, StringFilter
+from app.graphql.common import BooleanFilter, DateTimeFilter, Node, StringFilter, enum_filter
 from app.graphql.customers import Contact, ContactFilter, Customer, CustomerFilter
 from app.graphql.enums import CloseReasonKind, LeadSource
 from app.graphql.lists import order_input
@@ -58,12 +58,8 @@ class OpportunityType(Node):
     opportunities = connection_field(OPP, "Deals of this type.", partition=lambda: m.Opportunity.type_id)
 
 
-@strawberry.input(description="Filter on a close reason's kind.")
-class CloseReasonKindFilter:
-    eq: CloseReasonKind | None = strawberry.field(default=None, description="Equal to.")
+CloseReasonKindFilter = enum_filter("CloseReasonKindFilter", CloseReasonKind)
 
-
-query.scalar_filter(CloseReasonKindFilter)
 
 CLOSE_REASON_SPEC = query.FilterSpec(m.CloseReason, default_order=(("NAME", False),))
 CloseReasonFilter = filter_input(

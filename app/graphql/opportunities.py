@@ -23,6 +23,7 @@ from app.graphql.common import (
     Node,
     OpportunityStatusFilter,
     StringFilter,
+    enum_filter,
 )
 from app.graphql.context import Info
 from app.graphql.custom_fields import CustomFieldDefinition, CustomFieldValue
@@ -240,24 +241,12 @@ class CustomFieldFilter:
     is_set: bool | None = strawberry.field(default=None, description="true: has a value; false: has none.")
 
 
-@strawberry.input(description="Filter on a to-many relation. Quantifiers are combined with AND.")
-class OpportunityContactsFilter:
-    some: ContactFilter | None = strawberry.field(
-        default=None, description="At least one participant matches."
-    )
-    none: ContactFilter | None = strawberry.field(default=None, description="No participant matches.")
-    every: ContactFilter | None = strawberry.field(default=None, description="Every participant matches.")
-
-
-@strawberry.input(description="Filter on a deal's line items. Quantifiers are combined with AND.")
-class OpportunityItemsFilter:
-    some: OpportunityItemFilter | None = strawberry.field(
-        default=None, description="At least one item matches."
-    )
-    none: OpportunityItemFilter | None = strawberry.field(default=None, description="No item matches.")
-    every: OpportunityItemFilter | None = strawberry.field(default=None, description="Every item matches.")
-
-
+OpportunityContactsFilter = quantifier_input(
+    "OpportunityContactsFilter", ContactFilter, "participants", __name__
+)
+OpportunityItemsFilter = quantifier_input(
+    "OpportunityItemsFilter", OpportunityItemFilter, "line items", __name__
+)
 LostReasonsFilter = quantifier_input("LostReasonsFilter", CloseReasonFilter, "lost reasons", __name__)
 
 
@@ -442,29 +431,14 @@ OPPORTUNITY_SPEC = query.FilterSpec(
 )
 
 
-@strawberry.input(description="Filter on a lead source.")
-class LeadSourceFilter:
-    eq: LeadSource | None = strawberry.field(default=None, description="Equal to.")
-    in_: list[LeadSource] | None = strawberry.field(default=None, name="in", description="One of.")
-    is_null: bool | None = strawberry.field(default=None, description="true: no source recorded.")
+LeadSourceFilter = enum_filter("LeadSourceFilter", LeadSource)
 
 
-@strawberry.input(description="Filter on a priority.")
-class PriorityFilter:
-    eq: Priority | None = strawberry.field(default=None, description="Equal to.")
-    in_: list[Priority] | None = strawberry.field(default=None, name="in", description="One of.")
-    is_null: bool | None = strawberry.field(default=None, description="true: no priority set.")
+PriorityFilter = enum_filter("PriorityFilter", Priority)
 
 
-@strawberry.input(description="Filter on a bid type.")
-class BidTypeFilter:
-    eq: BidType | None = strawberry.field(default=None, description="Equal to.")
-    in_: list[BidType] | None = strawberry.field(default=None, name="in", description="One of.")
+BidTypeFilter = enum_filter("BidTypeFilter", BidType)
 
-
-query.scalar_filter(LeadSourceFilter)
-query.scalar_filter(PriorityFilter)
-query.scalar_filter(BidTypeFilter)
 
 OpportunityFilter = filter_input(
     "OpportunityFilter",

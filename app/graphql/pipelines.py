@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app import models as m
 from app import query
-from app.graphql.common import IntFilter, Node, StringFilter
+from app.graphql.common import IntFilter, Node, StringFilter, enum_filter
 from app.graphql.enums import StageType
 from app.graphql.lists import order_input
 from app.graphql.relations import connection_field, entity, filter_input, to_many, to_one
@@ -73,13 +73,9 @@ STAGE_SPEC = query.FilterSpec(
 )
 
 
-@strawberry.input(description="Filter on a stage type.")
-class StageTypeFilter:
-    eq: StageType | None = strawberry.field(default=None, description="Equal to.")
-    in_: list[StageType] | None = strawberry.field(default=None, name="in", description="One of.")
+StageTypeFilter = enum_filter("StageTypeFilter", StageType)
 
 
-query.scalar_filter(StageTypeFilter)
 StageFilter = filter_input(
     "StageFilter",
     __name__,
