@@ -16,7 +16,7 @@ from app.crud.board import stage_effects
 from app.crud.refs import Refs
 from app.enums import BidType, OpportunityStatus
 from app.errors import ErrorCode
-from app.graphql.common import to_global_id
+from app.ids import to_global_id
 from app.validation import Problems
 
 Check = Callable[[Problems, list[str], Any], Any]

@@ -15,7 +15,7 @@ from app.crud.base import O, Retry, fail, fetch, lock_stages, now, principal, to
 from app.crud.fields import check, derive, resolve_links
 from app.crud.refs import Refs
 from app.errors import ErrorCode
-from app.graphql.common import to_global_id
+from app.ids import to_global_id
 from app.validation import Invalid, Problems
 
 MAX_BULK = 1000

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import models as m
 from app.crud.base import cols
 from app.errors import ErrorCode
-from app.graphql.common import from_global_id
+from app.ids import from_global_id
 from app.validation import Problems
 
 MODELS: dict[str, Any] = {

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,27 +13,14 @@ import strawberry
 from app.errors import ErrorCode, UserErrorData
 from app.graphql.enums import OpportunityStatus
 
+# re-exported for the GraphQL modules
+from app.ids import from_global_id as from_global_id
+from app.ids import to_global_id as to_global_id
+
 T = TypeVar("T")
 
 
-# ---------------------------------------------------------------- global ids
-
-
-def to_global_id(type_name: str, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
-
-
-def from_global_id(gid: str) -> tuple[str, int] | None:
-    """(type name, primary key), or None for anything this API did not issue."""
-    try:
-        raw = base64.urlsafe_b64decode(gid + "=" * (-len(gid) % 4)).decode()
-        type_name, _, pk = raw.partition(":")
-        number = int(pk)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    if not type_name.isidentifier() or number <= 0 or number > 2**63 - 1:
-        return None
-    return type_name, number
+# ---------------------------------------------------------------- nodes
 
 
 @strawberry.interface(description="An object with a globally unique, opaque id; fetch any with `node`.")
