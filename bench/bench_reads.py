@@ -16,9 +16,7 @@ import argparse
 import asyncio
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import event, make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from harness import fresh_pg_database, serving  # noqa: E402  (bench/ is the script's folder)
 
 from app.cli import _new_key  # noqa: E402
 from app.db import make_engine  # noqa: E402
@@ -111,75 +109,25 @@ async def _in_process(url: str, key: str, first: int, rounds: int) -> tuple[int,
     return len(seen), statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_server(url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": url, "OG_RATE_LIMIT": "", "OG_MAX_COST": str(10**9)}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-        cwd=ROOT,
-    )
-
-
 async def _over_http(url: str, key: str, first: int, seconds: float, concurrency: int = 8) -> float:
-    port = _free_port()
-    server = _start_server(url, port)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-            for _ in range(100):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            headers = {"Authorization": f"Bearer {key}"}
-            body = {"query": BOARD, "variables": {"first": first}}
-            deadline = time.perf_counter() + seconds
-            done = 0
+    # limits off: this measures the query, not the guards
+    async with serving(url, OG_RATE_LIMIT="", OG_MAX_COST=str(10**9)) as (client, _):
+        headers = {"Authorization": f"Bearer {key}"}
+        body = {"query": BOARD, "variables": {"first": first}}
+        deadline = time.perf_counter() + seconds
+        done = 0
 
-            async def worker() -> None:
-                nonlocal done
-                while time.perf_counter() < deadline:
-                    response = await client.post("/graphql", json=body, headers=headers)
-                    response.raise_for_status()
-                    assert b'"errors"' not in response.content[:200], response.text[:300]
-                    done += 1
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                response = await client.post("/graphql", json=body, headers=headers)
+                response.raise_for_status()
+                assert b'"errors"' not in response.content[:200], response.text[:300]
+                done += 1
 
-            start = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-            return done / (time.perf_counter() - start)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-async def _pg_database(server_url: str, name: str) -> str:
-    engine = create_async_engine(server_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await engine.dispose()
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return done / (time.perf_counter() - start)
 
 
 async def run(args: argparse.Namespace) -> str:
@@ -187,7 +135,7 @@ async def run(args: argparse.Namespace) -> str:
     tmp = tempfile.mkdtemp(prefix="og-bench-")
     targets.append(("SQLite", f"sqlite+aiosqlite:///{tmp}/bench.db"))
     if args.pg_url:
-        targets.append(("PostgreSQL", await _pg_database(args.pg_url, "og_bench_reads")))
+        targets.append(("PostgreSQL", await fresh_pg_database(args.pg_url, "og_bench_reads")))
     lines = [
         f"# Read benchmark ({time.strftime('%Y-%m-%d')})",
         "",

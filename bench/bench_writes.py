@@ -23,9 +23,7 @@ import asyncio
 import itertools
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,12 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import event, make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from harness import fresh_pg_database, serving  # noqa: E402  (bench/ is the script's folder)
 
 from app.cli import _new_key  # noqa: E402
 from app.enums import Role  # noqa: E402
@@ -140,19 +138,6 @@ async def statements(url: str, key: str, stage: str, customer: str) -> tuple[int
     return created, len(seen) - created
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_server(url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": url, "OG_RATE_LIMIT": ""}
-    command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
-    return subprocess.Popen(command, env=env, cwd=ROOT)
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
     try:
@@ -203,68 +188,55 @@ async def drive(
 async def over_http(
     url: str, key: str, stages: list[str], customer: str, seconds: float, limit: int
 ) -> dict[str, Run]:
-    port = _free_port()
-    server = _start_server(url, port)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            for _ in range(100):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            await drive(
-                client, key, lambda i: (CREATE, {"input": deal_input(i, stages[0], customer)}), 2, 40
-            )  # warm up
-            ids: list[str] = []
+    async with serving(url, OG_RATE_LIMIT="") as (client, server_pid):
+        await drive(
+            client, key, lambda i: (CREATE, {"input": deal_input(i, stages[0], customer)}), 2, 40
+        )  # warm up
+        ids: list[str] = []
 
-            def create(i: int) -> tuple[str, dict[str, Any]]:
-                return CREATE, {"input": deal_input(i, stages[0], customer)}
+        def create(i: int) -> tuple[str, dict[str, Any]]:
+            return CREATE, {"input": deal_input(i, stages[0], customer)}
 
-            def create_spread(i: int) -> tuple[str, dict[str, Any]]:
-                return CREATE, {"input": deal_input(i, stages[i % len(stages)], customer)}
+        def create_spread(i: int) -> tuple[str, dict[str, Any]]:
+            return CREATE, {"input": deal_input(i, stages[i % len(stages)], customer)}
 
-            results = {
-                "createOpportunity (one column)": await drive(
-                    client, key, create, seconds, limit, pid=server.pid
-                ),
-                "createOpportunity (8 columns)": await drive(
-                    client, key, create_spread, seconds, limit, pid=server.pid
-                ),
-            }
-            listing = await post(client, key, "{ opportunities(first: 1000) { nodes { id } } }", {})
-            ids = [n["id"] for n in listing["opportunities"]["nodes"]]
-            spread = lambda i: (UPDATE, {"id": ids[i % len(ids)], "input": {"amount": str(i)}})  # noqa: E731
-            results["updateOpportunity (spread)"] = await drive(
-                client, key, spread, seconds, limit, pid=server.pid
+        results = {
+            "createOpportunity (one column)": await drive(
+                client, key, create, seconds, limit, pid=server_pid
+            ),
+            "createOpportunity (8 columns)": await drive(
+                client, key, create_spread, seconds, limit, pid=server_pid
+            ),
+        }
+        listing = await post(client, key, "{ opportunities(first: 1000) { nodes { id } } }", {})
+        ids = [n["id"] for n in listing["opportunities"]["nodes"]]
+        spread = lambda i: (UPDATE, {"id": ids[i % len(ids)], "input": {"amount": str(i)}})  # noqa: E731
+        results["updateOpportunity (spread)"] = await drive(
+            client, key, spread, seconds, limit, pid=server_pid
+        )
+        hot = lambda i: (UPDATE, {"id": ids[0], "input": {"amount": str(i)}})  # noqa: E731
+        results["updateOpportunity (one hot deal)"] = await drive(
+            client, key, hot, seconds, limit, pid=server_pid
+        )
+        version = {"v": await _version(client, key, ids[1])}
+
+        def guarded(i: int) -> tuple[str, dict[str, Any]]:
+            return UPDATE, {"id": ids[1], "input": {"amount": str(i)}, "v": version["v"]}
+
+        async def refresh() -> None:
+            # a client that re-reads after a conflict: here, one poller keeps the version current
+            while True:
+                version["v"] = await _version(client, key, ids[1])
+                await asyncio.sleep(0.005)
+
+        poller = asyncio.create_task(refresh())
+        try:
+            results["updateOpportunity (hot, expectedVersion)"] = await drive(
+                client, key, guarded, seconds, limit, conflicts_ok=True, pid=server_pid
             )
-            hot = lambda i: (UPDATE, {"id": ids[0], "input": {"amount": str(i)}})  # noqa: E731
-            results["updateOpportunity (one hot deal)"] = await drive(
-                client, key, hot, seconds, limit, pid=server.pid
-            )
-            version = {"v": await _version(client, key, ids[1])}
-
-            def guarded(i: int) -> tuple[str, dict[str, Any]]:
-                return UPDATE, {"id": ids[1], "input": {"amount": str(i)}, "v": version["v"]}
-
-            async def refresh() -> None:
-                # a client that re-reads after a conflict: here, one poller keeps the version current
-                while True:
-                    version["v"] = await _version(client, key, ids[1])
-                    await asyncio.sleep(0.005)
-
-            poller = asyncio.create_task(refresh())
-            try:
-                results["updateOpportunity (hot, expectedVersion)"] = await drive(
-                    client, key, guarded, seconds, limit, conflicts_ok=True, pid=server.pid
-                )
-            finally:
-                poller.cancel()
-            return results
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        finally:
+            poller.cancel()
+        return results
 
 
 async def _version(client: httpx.AsyncClient, key: str, gid: str) -> int:
@@ -272,19 +244,10 @@ async def _version(client: httpx.AsyncClient, key: str, gid: str) -> int:
     return int(data["opportunity"]["version"])
 
 
-async def _pg_database(server_url: str, name: str) -> str:
-    engine = create_async_engine(server_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await engine.dispose()
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
 async def run(args: argparse.Namespace) -> str:
     targets = [("SQLite", f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='og-bench-')}/bench.db")]
     if args.pg_url:
-        targets.append(("PostgreSQL", await _pg_database(args.pg_url, "og_bench_writes")))
+        targets.append(("PostgreSQL", await fresh_pg_database(args.pg_url, "og_bench_writes")))
     lines = [
         f"# Write benchmark ({time.strftime('%Y-%m-%d')})",
         "",
