@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import strawberry
 from strawberry import Maybe
 
 from app.graphql.enums import CloseReasonKind, LeadSource, StageType
-
-ID = strawberry.ID
-
-
-def f(description: str) -> Any:
-    return strawberry.field(default=None, description=description)
+from app.graphql.mutations.inputs import ID, f
 
 
 @strawberry.input(description="A postal address; set as a whole, an omitted part is cleared.")
