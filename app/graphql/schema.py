@@ -27,8 +27,8 @@ from app.graphql.pipelines import Pipeline, Stage
 from app.graphql.relations import connection_field, decode_id, install_lean_resolvers
 from app.graphql.scalars import DECIMAL
 from app.graphql.users import Organization, User
+from app.graphql.view import GatewaySchema
 from app.limits import execution_limits, validation_rules
-from app.masking import GatewaySchema
 from app.settings import Settings
 
 NODE_TYPES: dict[str, Any] = {
