@@ -248,7 +248,6 @@ class AuthMiddleware:
                 [(b"www-authenticate", b'Bearer realm="opportunity-gateway"')],
             )
             return
-        self.outages.recovered()
         decision = self.limiter.hit(str(principal.api_key_id))
         if decision is not None and not decision.allowed:
             await send_error(

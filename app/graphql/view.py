@@ -177,6 +177,8 @@ class GraphQLApp(GraphQL[Context, None]):
         ]
         if unavailable:
             self.outages.record(unavailable[0].original_error or unavailable[0], "a resolver")
+        else:
+            self.outages.recovered()
         return await super().process_result(request, result)
 
     async def get_sub_response(self, request: Any) -> Response:
