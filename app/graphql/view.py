@@ -132,7 +132,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if self.schema.config.batching_config is None:
             return True  # strawberry refuses a batch itself ("Batching is not enabled")
         data = self.parse_json(body)
-        return isinstance(data, list) and all(isinstance(item, dict) for item in data)
+        return isinstance(data, list) and bool(data) and all(isinstance(item, dict) for item in data)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal = request.scope.get("state", {}).get("principal", NOBODY)
