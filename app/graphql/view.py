@@ -117,7 +117,7 @@ class GraphQLApp(GraphQL[Context, None]):
 
         Strawberry calls `.get` on whatever the JSON was: `null`, `"x"` or `42` were a 500.
         """
-        if request.method == "POST" and "json" in (request.content_type or ""):
+        if request.method == "POST" and "application/json" in (request.content_type or ""):
             body = (await request.get_body()).lstrip(_JSON_WHITESPACE)  # starlette caches the body
             if body[:1] != b"{" and not (body[:1] == b"[" and self._batch_of_objects(body)):
                 self.parse_json(body)  # malformed JSON keeps strawberry's own refusal
