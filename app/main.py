@@ -33,6 +33,8 @@ from strawberry.types import ExecutionResult
 
 from app.auth import authenticate
 from app.db import make_engine, make_sessionmaker
+from app.graphiql import PREFIX as GRAPHIQL_ASSETS
+from app.graphiql import render_page, serve_asset
 from app.graphql.context import Context, Database
 from app.graphql.loaders import Loaders
 from app.graphql.schema import build_schema
@@ -286,6 +288,9 @@ class GraphQLApp(GraphQL[Context, None]):
             )
         await _send_error(send, status, reason, code)
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return render_page(request, self.settings.graphiql_demo_key)  # our page, our assets: no CDN
+
     async def get_context(self, request: Any, response: Any) -> Context:
         principal = request.scope.get("state", {}).get("principal", NOBODY)
         db = Database(self.sessions, principal)
@@ -379,11 +384,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return Response(body, status_code=status, media_type="application/json", headers=headers)
 
     graphql = GraphQLApp(settings, sessions)
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    if settings.graphiql:
+        routes.append(Route(GRAPHIQL_ASSETS + "/{name}", serve_asset, methods=["GET", "HEAD"]))
     app = Starlette(
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ],
+        routes=routes,
         lifespan=lifespan,
         # every error answer is JSON with a code, the router's 404 and 405 too
         exception_handlers={404: http_error, 405: http_error},
