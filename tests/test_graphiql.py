@@ -261,7 +261,7 @@ async def test_graphiql_works_offline_in_headless_chromium(
         # the variables editor holds the demo's names (it may mount a moment after the query editor)
         await page.wait_for(
             "[...document.querySelectorAll('.CodeMirror')]"
-            ".some(cm => cm.CodeMirror.getValue().includes('\"pipeline\": \"New business\"'))"
+            '.some(cm => cm.CodeMirror.getValue().includes(\'"pipeline": "New business"\'))'
         )
         await page.evaluate("document.querySelector('.graphiql-execute-button').click()")
         body = await _result(page)
