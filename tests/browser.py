@@ -140,7 +140,7 @@ class Page:
 
     async def screenshot(self, path: Path) -> Path:
         reply = await self.send("Page.captureScreenshot", format="png")
-        path.write_bytes(base64.b64decode(reply["data"]))
+        await asyncio.to_thread(path.write_bytes, base64.b64decode(reply["data"]))
         return path
 
     async def _on_event(self, method: str, params: dict[str, Any]) -> None:
@@ -202,8 +202,12 @@ async def _read(
 async def chromium(executable: str) -> AsyncIterator[Callable[[], Any]]:
     """Chromium with a fresh profile; yields `new_page()`, an async maker of guarded tabs."""
     profile = tempfile.mkdtemp(prefix="og-chromium-")
-    process = subprocess.Popen(
-        [executable, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
+    process = await asyncio.create_subprocess_exec(
+        executable,
+        *FLAGS,
+        f"--user-data-dir={profile}",
+        "--remote-debugging-port=0",
+        "about:blank",
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -212,7 +216,7 @@ async def chromium(executable: str) -> AsyncIterator[Callable[[], Any]]:
         port_file = Path(profile) / "DevToolsActivePort"
         async with asyncio.timeout(DEADLINE):
             while not port_file.is_file() or len(port_file.read_text().splitlines()) < 2:
-                if process.poll() is not None:
+                if process.returncode is not None:
                     raise AssertionError(f"{executable} exited with {process.returncode} before listening")
                 await asyncio.sleep(0.05)
         port, path = port_file.read_text().splitlines()[:2]
@@ -247,13 +251,20 @@ async def chromium(executable: str) -> AsyncIterator[Callable[[], Any]]:
             reader.cancel()
             with contextlib.suppress(BaseException):
                 await reader
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        await _stop(process)
         shutil.rmtree(profile, ignore_errors=True)
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        async with asyncio.timeout(30):
+            await process.wait()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
 
 
 @contextlib.asynccontextmanager
@@ -264,12 +275,14 @@ async def uvicorn_serving(database_url: str, **env: str) -> AsyncIterator[str]:
         port = s.getsockname()[1]
     command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
-    server = subprocess.Popen(command, env={**os.environ, "DATABASE_URL": database_url, **env})
+    server = await asyncio.create_subprocess_exec(
+        *command, env={**os.environ, "DATABASE_URL": database_url, **env}
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base) as client, asyncio.timeout(DEADLINE):
             while True:
-                if server.poll() is not None:
+                if server.returncode is not None:
                     raise AssertionError(f"uvicorn exited with {server.returncode}")
                 with contextlib.suppress(httpx.TransportError):
                     if (await client.get("/healthz")).status_code == 200:
@@ -277,9 +290,4 @@ async def uvicorn_serving(database_url: str, **env: str) -> AsyncIterator[str]:
                 await asyncio.sleep(0.1)
         yield base
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        await _stop(server)
