@@ -163,6 +163,32 @@ async def test_the_demo_key_is_written_only_for_a_visitor_on_this_machine(databa
         assert await demo_key("http://127.0.0.1:8000", ("127.0.0.1", 5000)) is None
 
 
+@pytest.mark.parametrize(
+    ("host", "prefilled"), [("127.0.0.1", True), ("localhost", True), ("::1", True), ("0.0.0.0", False)]
+)
+def test_serve_demo_hands_its_key_to_graphiql_only_on_a_loopback_host(
+    host: str,
+    prefilled: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import uvicorn
+
+    from app import cli
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}")
+    monkeypatch.setenv("OG_GRAPHIQL_DEMO_KEY", "")  # restored (unset) after the test
+    monkeypatch.setattr(cli, "_prepare_demo", lambda n: "og_demo_key")
+    served: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: served.append(kw))
+    cli.main(["serve", "--demo", "--host", host])
+    assert [kw["host"] for kw in served] == [host]
+    assert os.environ["OG_GRAPHIQL_DEMO_KEY"] == ("og_demo_key" if prefilled else "")
+    expected = "pre-filled with this key" if prefilled else "paste this key"
+    assert f"GraphiQL's key field: {expected}" in capsys.readouterr().out
+
+
 async def test_the_default_documents_run_on_the_demo_data(engine: AsyncEngine, api: Api) -> None:
     await seed_demo(engine, opportunities=120, progress=False)
     key = (await make_tenant(engine, DEMO_ORG, Role.VIEWER, email="reader@acme-demo.example")).key
@@ -255,6 +281,7 @@ async def test_graphiql_works_offline_in_headless_chromium(
         assert await page.evaluate("typeof GraphiQL.createFetcher") == "function"
         assert [r for r in page.requests if r.method == "POST"] == []
         assert await page.evaluate("document.getElementById('og-key-status').textContent") == "No key yet."
+        await page.screenshot(tmp_path / "graphiql-no-key.png")
 
         # a key typed in: the schema is fetched with it, a query runs, its data is shown
         await page.evaluate("document.getElementById('og-key').focus()")
