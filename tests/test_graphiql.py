@@ -311,6 +311,31 @@ async def test_graphiql_works_offline_in_headless_chromium(
         print(f"GraphiQL screenshot: {shot}")
         assert await page.evaluate("localStorage.getItem('opportunity-gateway:api-key')") == key
 
+        # the second tab: a deal's page, with its own variables
+        await page.evaluate("document.querySelectorAll('.graphiql-tab-button')[1].click()")
+        await page.wait_for(
+            "[...document.querySelectorAll('.CodeMirror')]"
+            '.some(cm => cm.CodeMirror.getValue().includes(\'"stage": "Negotiation"\'))'
+        )
+        # GraphiQL takes the operation name from a debounced parse of the editor: run once the
+        # switch is settled (its debounced tab store names DealPage), or it may send "Board"
+        await page.wait_for(
+            "(JSON.parse(localStorage.getItem('graphiql:tabState')) || {}).activeTabIndex === 1"
+        )
+        since = len(page.requests)
+        await page.evaluate("document.querySelector('.graphiql-execute-button').click()")
+        ran = await page.wait_request(lambda r: "query DealPage(" in (r.body or ""), since=since)
+        assert json.loads(ran.body or "")["operationName"] == "DealPage"
+        assert (ran.status, json.loads(ran.body or "")["variables"]) == (200, DEAL_PAGE_VARIABLES)
+        await page.wait_for(
+            "document.querySelector('.result-window .CodeMirror').CodeMirror.getValue().includes('\"opportunities\"')"
+        )
+        deal = await _result(page)
+        assert "errors" not in deal, deal
+        [node] = deal["data"]["opportunities"]["nodes"]
+        assert (node["stage"]["name"], node["status"]) == ("Negotiation", "OPEN")
+        await page.screenshot(tmp_path / "graphiql-deal-page.png")
+
         # another key: the schema is fetched again, with that key
         await page.evaluate(
             f"(() => {{ const i = document.getElementById('og-key'); i.value = {json.dumps(other_key)};"
