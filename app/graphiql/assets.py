@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -71,9 +72,8 @@ def url(root_path: str, name: str) -> str:
 
 async def serve_asset(request: Request) -> Response:
     asset = assets().get(request.path_params["name"])
-    if asset is None:
-        return Response(b'{"errors":[{"message":"Not Found","extensions":{"code":"NOT_FOUND"}}]}', 404,
-                        media_type="application/json")  # fmt: skip
+    if asset is None:  # the app's 404 handler answers it as JSON with the NOT_FOUND code
+        raise HTTPException(404, "No such GraphiQL asset.")
     etag = f'"{asset.version}"'
     headers = {
         "ETag": etag,
