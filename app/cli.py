@@ -231,17 +231,21 @@ def _export_schema(args: argparse.Namespace) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
+    from app.graphiql.page import is_loopback
     from app.serve import serve
 
     if args.demo:
         os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
         key = _prepare_demo(args.demo_opportunities)
         url = f"http://{args.host}:{args.port}/graphql"
+        prefilled = is_loopback(args.host)
+        if prefilled:  # GraphiQL pre-fills it for visitors from this machine only
+            os.environ["OG_GRAPHIQL_DEMO_KEY"] = key
         print(
             f"\nopportunity-gateway demo on {_redact(os.environ['DATABASE_URL'])}\n"
             f"  GraphiQL:  {url}  (open it in a browser)\n"
             f"  API key:   {key}\n"
-            f'  In GraphiQL, open "Headers" and paste: {{"Authorization": "Bearer {key}"}}\n'
+            f"  GraphiQL's key field: {'pre-filled with this key' if prefilled else 'paste this key'}\n"
             f"  curl:      curl -s {url} -H 'Authorization: Bearer {key}' "
             "-H 'Content-Type: application/json' -d '{\"query\":\"{ viewer { displayName } }\"}'\n",
             flush=True,

@@ -18,6 +18,8 @@ from starlette.routing import Route
 
 from app.db import make_engine, make_sessionmaker
 from app.errors import Code
+from app.graphiql import PREFIX as GRAPHIQL_ASSETS
+from app.graphiql import serve_asset
 from app.graphql.schema import build_schema
 from app.graphql.view import GraphQLApp
 from app.health import HealthCheck
@@ -46,11 +48,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await engine.dispose()
 
     graphql = GraphQLApp(build_schema(settings), settings, sessions, outages)
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", health.answer, methods=["GET"]),
+    ]
+    if settings.graphiql:
+        routes.append(Route(GRAPHIQL_ASSETS + "/{name}", serve_asset, methods=["GET", "HEAD"]))
     app = Starlette(
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/healthz", health.answer, methods=["GET"]),
-        ],
+        routes=routes,
         lifespan=lifespan,
         # every error answer is JSON with a code, the router's 404 and 405 too
         exception_handlers={404: http_error, 405: http_error},

@@ -53,6 +53,8 @@ class Settings:
     retry_after_seconds: int = 5
     introspection: bool = True
     graphiql: bool = True
+    # set by `serve --demo` on a loopback host: pre-filled in GraphiQL for loopback visitors only
+    graphiql_demo_key: str = ""
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     # per API key; "" turns rate limiting off
     rate_limit: str = "600/minute"
@@ -82,6 +84,7 @@ class Settings:
             retry_after_seconds=_int("OG_RETRY_AFTER", d.retry_after_seconds),
             introspection=_bool("OG_INTROSPECTION", d.introspection),
             graphiql=_bool("OG_GRAPHIQL", d.graphiql),
+            graphiql_demo_key=os.environ.get("OG_GRAPHIQL_DEMO_KEY", d.graphiql_demo_key),
             cors_origins=_list("OG_CORS_ORIGINS"),
             rate_limit=os.environ.get("OG_RATE_LIMIT", d.rate_limit),
             rate_limit_storage=os.environ.get("OG_RATE_LIMIT_STORAGE") or d.rate_limit_storage,

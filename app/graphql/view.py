@@ -25,6 +25,7 @@ from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from app.errors import Code
+from app.graphiql import render_page
 from app.graphql.context import Context, Database
 from app.graphql.loaders import Loaders
 from app.masking import police, request_id
@@ -133,6 +134,9 @@ class GraphQLApp(GraphQL[Context, None]):
             return True  # strawberry refuses a batch itself ("Batching is not enabled")
         data = self.parse_json(body)
         return isinstance(data, list) and bool(data) and all(isinstance(item, dict) for item in data)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return render_page(request, self.settings.graphiql_demo_key)  # our page, our assets: no CDN
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal = request.scope.get("state", {}).get("principal", NOBODY)
