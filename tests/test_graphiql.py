@@ -173,15 +173,13 @@ def test_serve_demo_hands_its_key_to_graphiql_only_on_a_loopback_host(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import uvicorn
-
-    from app import cli
+    from app import cli, serve
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}")
     monkeypatch.setenv("OG_GRAPHIQL_DEMO_KEY", "")  # restored (unset) after the test
     monkeypatch.setattr(cli, "_prepare_demo", lambda n: "og_demo_key")
     served: list[dict[str, Any]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: served.append(kw))
+    monkeypatch.setattr(serve, "serve", lambda host, port, workers: served.append({"host": host}))
     cli.main(["serve", "--demo", "--host", host])
     assert [kw["host"] for kw in served] == [host]
     assert os.environ["OG_GRAPHIQL_DEMO_KEY"] == ("og_demo_key" if prefilled else "")
