@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
@@ -37,6 +37,7 @@ from graphql import (
     SelectionSetNode,
 )
 from graphql.execution.values import VariableValues
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import FieldExtension
@@ -133,24 +134,40 @@ async def mutate(info: Info, respond: Respond[T, P], work: Callable[..., Awaitab
                 log.info("mutation hit %s; attempt %d of %d", _sqlstate(exc), attempt, ATTEMPTS)
                 continue
             raise
-        await _commit(transaction)
+        await _commit(transaction, session)
         return payload
     raise RuntimeError("the mutation kept losing races; try again")
 
 
-async def _commit(transaction: AbstractAsyncContextManager[AsyncSession]) -> None:
-    """COMMIT in a task of its own, so a cancellation arriving now does not interrupt it.
+async def _commit(transaction: AbstractAsyncContextManager[AsyncSession], session: AsyncSession) -> None:
+    """Leave the transaction (COMMIT) in a task of its own, shielded once COMMIT is issued.
 
-    The payload is already built; once COMMIT is issued the caller is owed it. A cancellation
-    (the request timeout) that lands here waits for COMMIT and is then absorbed: the mutation
-    answers what it wrote. A failing COMMIT propagates (its outcome is unknown; never retried).
+    The payload is already built. A cancellation (the request timeout) that arrives before
+    COMMIT is issued still stops the mutation: the exit is cancelled and rolls back. One
+    that arrives after waits for COMMIT and is then absorbed, so the committed mutation is
+    answered with what it wrote. A failing COMMIT propagates (its outcome is unknown, and a
+    write is never retried blindly).
     """
-    committing = asyncio.ensure_future(transaction.__aexit__(None, None, None))
+    issued: list[bool] = []
+
+    def mark(_: Any) -> None:
+        issued.append(True)
+
+    sync = session.sync_session
+    event.listen(sync, "before_commit", mark)
+    leaving = asyncio.ensure_future(transaction.__aexit__(None, None, None))
     try:
-        await asyncio.shield(committing)
+        await asyncio.shield(leaving)
     except asyncio.CancelledError:
-        await committing
+        if not issued:
+            leaving.cancel()
+            with suppress(asyncio.CancelledError):
+                await leaving
+            raise
+        await leaving
         log.info("a cancellation arrived during COMMIT; the committed mutation is answered")
+    finally:
+        event.remove(sync, "before_commit", mark)
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:
