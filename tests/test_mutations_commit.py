@@ -60,7 +60,9 @@ def _expected(board: Any, customer: str, stage: str) -> dict[str, Any]:
 
 async def _names(engine: Any, board: Any) -> tuple[str, str]:
     async with unscoped(engine) as s:
-        customer = (await s.execute(select(m.Customer.name).where(m.Customer.id == board.customer))).scalar_one()
+        customer = (
+            await s.execute(select(m.Customer.name).where(m.Customer.id == board.customer))
+        ).scalar_one()
         stage = (await s.execute(select(m.Stage.name).where(m.Stage.id == board.stages[0]))).scalar_one()
     return customer, stage
 
@@ -142,7 +144,9 @@ async def test_a_payload_that_cannot_be_read_rolls_the_write_back(
     assert await _deals(engine) == 0
 
 
-async def test_a_user_error_writes_nothing_and_reads_nothing_in_the_transaction(api: Api, tenant: Tenant) -> None:
+async def test_a_user_error_writes_nothing_and_reads_nothing_in_the_transaction(
+    api: Api, tenant: Tenant
+) -> None:
     data = await api(CREATE, {"input": {"title": " "}})
     assert data["createOpportunity"]["opportunity"] is None
     assert [e["code"] for e in data["createOpportunity"]["errors"]] == ["REQUIRED"]

@@ -13,11 +13,12 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import auth
+from app.crud.refs import decode
 from app.enums import Role
 from app.graphql.api_keys import ApiKey
 from app.graphql.common import GlobalID, UserError
 from app.graphql.context import Info
-from app.graphql.mutations.mutate import Outcome, Ref, mutate, mutation, pk_of
+from app.graphql.mutations.mutate import Outcome, Ref, mutate, mutation
 from app.graphql.permissions import ADMINISTER
 from app.models import ApiKey as ApiKeyRow
 
@@ -72,7 +73,7 @@ class ApiKeyMutations:
         input: Annotated[CreateApiKeyInput, strawberry.argument(description="The key to create.")],  # noqa: A002
     ) -> CreateApiKeyPayload:
         # an id that names no user of the organization is NOT_FOUND at input.userId, after the other checks
-        user_id = info.context.principal.user_id if input.user_id is None else pk_of("User", input.user_id)
+        user_id = info.context.principal.user_id if input.user_id is None else decode("User", input.user_id)
 
         async def work(s: AsyncSession) -> auth.NewKey:
             return await auth.issue_api_key(

@@ -9,13 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import Maybe
 
 from app.crud import custom_fields as crud
+from app.crud.refs import decode
 from app.errors import BadUserInput
 from app.graphql.common import UserError
 from app.graphql.context import Info
 from app.graphql.custom_fields import CustomFieldDefinition
 from app.graphql.enums import CustomFieldType
 from app.graphql.mutations.inputs import CustomFieldValueInput
-from app.graphql.mutations.mutate import Outcome, Ref, mutate, mutation, pk_of
+from app.graphql.mutations.mutate import Outcome, Ref, mutate, mutation
 from app.graphql.mutations.opportunities import OpportunityPayload, deal_payload
 from app.graphql.mutations.payloads import DealId, DeletePayload, arg, deleted, given, load, present
 from app.graphql.permissions import ADMINISTER, EDIT
@@ -141,7 +142,7 @@ class CustomFieldMutations:
 
         async def work(s: AsyncSession) -> list[int]:
             await crud.reorder_definitions(s, ids=ids)
-            return [pk for pk in (pk_of("CustomFieldDefinition", i) for i in ids) if pk is not None]
+            return [pk for pk in (decode("CustomFieldDefinition", i) for i in ids) if pk is not None]
 
         return await mutate(info, definitions_payload, work)
 

@@ -43,12 +43,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import FieldExtension
 
 from app.crud.base import Retry
+from app.crud.refs import decode
 from app.enums import Role
 from app.errors import ErrorCode, UserErrorData
 from app.graphql.common import UserError
 from app.graphql.context import Database, Info
 from app.graphql.permissions import needs
-from app.ids import from_global_id
 from app.validation import Invalid
 
 T = TypeVar("T")
@@ -92,12 +92,6 @@ def mutation(role: Role, description: str, *, name: str | None = None, resolver:
     return strawberry.mutation(name=name, description=description, extensions=extensions)
 
 
-def pk_of(type_name: str, gid: Any) -> int | None:
-    """The primary key of a global id of `type_name`; None for anything else."""
-    decoded = None if gid is None else from_global_id(str(gid))
-    return decoded[1] if decoded is not None and decoded[0] == type_name else None
-
-
 def not_found(ref: Ref) -> Outcome[Any]:
     data = UserErrorData((ref.path,), f"no {ref.type_name} with id {ref.gid!r}", ErrorCode.NOT_FOUND, ref.gid)
     return Outcome(None, [UserError.of(data)])
@@ -113,7 +107,7 @@ async def mutate(info: Info, respond: Respond[T, P], work: Callable[..., Awaitab
     """
     pks = []
     for ref in refs:
-        pk = pk_of(ref.type_name, ref.gid)
+        pk = decode(ref.type_name, ref.gid)
         if pk is None:
             return await respond(info, not_found(ref))
         pks.append(pk)
