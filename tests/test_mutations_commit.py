@@ -150,3 +150,45 @@ async def test_a_user_error_writes_nothing_and_reads_nothing_in_the_transaction(
     data = await api(CREATE, {"input": {"title": " "}})
     assert data["createOpportunity"]["opportunity"] is None
     assert [e["code"] for e in data["createOpportunity"]["errors"]] == ["REQUIRED"]
+
+
+async def test_two_mutations_with_fragments_and_variables_in_their_payloads(
+    api: Api, tenant: Tenant, engine: Any
+) -> None:
+    board = await make_board(engine, tenant.organization_id)
+    document = """
+    mutation ($a: CreateOpportunityInput!, $b: CreateOpportunityInput!, $n: Int!, $withItems: Boolean!) {
+      first: createOpportunity(input: $a) { ...Answer }
+      second: createOpportunity(input: $b) { ...Answer }
+    }
+    fragment Answer on OpportunityPayload {
+      opportunity {
+        title
+        items @include(if: $withItems) { itemName }
+        customer { opportunities(first: $n, orderBy: [{field: TITLE}]) { nodes { title } } }
+      }
+      errors { code }
+    }
+    """
+    a, b = _deal(board), {**_deal(board), "title": "Second", "items": []}
+    data = await api(document, {"a": a, "b": b, "n": 2, "withItems": True})
+    # each payload reads the state its own transaction wrote: the second sees both deals
+    assert data == {
+        "first": {
+            "opportunity": {
+                "title": "Committed",
+                "items": [{"itemName": "a"}, {"itemName": "b"}],
+                "customer": {"opportunities": {"nodes": [{"title": "Committed"}]}},
+            },
+            "errors": [],
+        },
+        "second": {
+            "opportunity": {
+                "title": "Second",
+                "items": [],
+                "customer": {"opportunities": {"nodes": [{"title": "Committed"}, {"title": "Second"}]}},
+            },
+            "errors": [],
+        },
+    }
+    assert await _deals(engine) == 2
