@@ -47,7 +47,7 @@ from app.crud.refs import decode
 from app.enums import Role
 from app.errors import ErrorCode, UserErrorData
 from app.graphql.common import UserError
-from app.graphql.context import Database, Info
+from app.graphql.context import Context, Database, Info
 from app.graphql.permissions import needs
 from app.validation import Invalid
 
@@ -58,8 +58,10 @@ ATTEMPTS = 5
 # PostgreSQL's "try again" states: deadlock detected, serialization failure. Both are raised
 # before COMMIT, by a statement of the transaction, so nothing of it was written.
 RETRYABLE = {"40P01", "40001"}
-# context.extras key: the payload a mutation built, handed to its own read-back execution
+# context.extras keys: the payload a mutation built, handed to its own read-back execution;
+# the answers of the request's mutations that committed
 _BUILT = "mutation.payload"
+_COMMITTED = "mutation.committed"
 
 
 @dataclass
@@ -92,6 +94,16 @@ def mutation(role: Role, description: str, *, name: str | None = None, resolver:
     return strawberry.mutation(name=name, description=description, extensions=extensions)
 
 
+def committed_answers(context: Context) -> dict[str, Any]:
+    """The answers of this request's committed mutations, by response key, as read before COMMIT.
+
+    For the edge when it stops a request (the time limit) after some mutation committed: that
+    mutation is answered with this, never reported as failed.
+    """
+    answers: dict[str, Any] = context.extras.get(_COMMITTED, {})
+    return answers
+
+
 def not_found(ref: Ref) -> Outcome[Any]:
     data = UserErrorData((ref.path,), f"no {ref.type_name} with id {ref.gid!r}", ErrorCode.NOT_FOUND, ref.gid)
     return Outcome(None, [UserError.of(data)])
@@ -116,7 +128,7 @@ async def mutate(info: Info, respond: Respond[T, P], work: Callable[..., Awaitab
         session = await transaction.__aenter__()
         try:
             value = await work(session, *pks)
-            payload = await _read_back(info, session, respond, Outcome(value, []))
+            payload, answer = await _read_back(info, session, respond, Outcome(value, []))
         except BaseException as exc:
             await transaction.__aexit__(type(exc), exc, exc.__traceback__)  # ROLLBACK
             if isinstance(exc, Invalid):
@@ -129,6 +141,7 @@ async def mutate(info: Info, respond: Respond[T, P], work: Callable[..., Awaitab
                 continue
             raise
         await _commit(transaction, session)
+        info.context.extras.setdefault(_COMMITTED, {}).update(answer)
         return payload
     raise RuntimeError("the mutation kept losing races; try again")
 
@@ -169,7 +182,9 @@ def _sqlstate(exc: DBAPIError) -> str | None:
     return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
 
 
-async def _read_back(info: Info, session: AsyncSession, respond: Respond[T, P], outcome: Outcome[T]) -> P:
+async def _read_back(
+    info: Info, session: AsyncSession, respond: Respond[T, P], outcome: Outcome[T]
+) -> tuple[P, dict[str, Any]]:
     """The payload and everything the caller selected on it, read in the transaction.
 
     The selection is executed once here, on the built payload, with the request's loaders
@@ -184,14 +199,14 @@ async def _read_back(info: Info, session: AsyncSession, respond: Respond[T, P], 
     loaders.db, ctx.db = reads, reads
     try:
         payload = await respond(info, outcome)
-        await _select(info, payload)
+        answer = await _select(info, payload)
     finally:
         loaders.db, ctx.db = db, db
-    return payload
+    return payload, answer
 
 
-async def _select(info: Info, payload: Any) -> None:
-    """Execute the mutation field's selection on `payload`; raise the first error it meets.
+async def _select(info: Info, payload: Any) -> dict[str, Any]:
+    """Execute the mutation field's selection on `payload`: its answer, or the first error it meets.
 
     A one-field mutation document of the request's own field nodes and fragments, run by
     the schema's executor with the request's already coerced variables (so the field's
@@ -221,6 +236,8 @@ async def _select(info: Info, payload: Any) -> None:
     errors: Sequence[GraphQLError] = result.errors or ()
     if errors:
         raise errors[0].original_error or errors[0]
+    answer: dict[str, Any] = result.data or {}
+    return answer
 
 
 class _ReadBack(FieldExtension):
