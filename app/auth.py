@@ -1,4 +1,4 @@
-"""API keys: creation (hash only stored), lookup, and the principal a key stands for."""
+"""API keys: creation (hash only stored), revocation, lookup, and the principal a key stands for."""
 
 from __future__ import annotations
 
@@ -6,16 +6,19 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.crud.base import fail
 from app.enums import Role
+from app.errors import ErrorCode
 from app.models import ApiKey, Organization, User
 from app.sqltypes import utcnow
 from app.tenancy import ROLE_ORDER, Principal
+from app.validation import Problems
 
 KEY_PREFIX = "og"
 # last_used_at is written at most this often per key, so reads do not each cost a write
@@ -86,6 +89,41 @@ async def create_api_key(
     return NewKey(key=f"{KEY_PREFIX}_{prefix}_{secret}", api_key=row)
 
 
+async def issue_api_key(
+    session: AsyncSession,
+    *,
+    user_id: int | None,
+    user_gid: Any,
+    roles: list[Role],
+    name: str | None,
+    expires_at: datetime | None,
+) -> NewKey:
+    """A new key for user `user_id` of the session's organization, its input checked first.
+
+    Problems are at the `createApiKey` input's paths; a user the session cannot see
+    (another organization's, or none: `user_id` None) is NOT_FOUND at input.userId.
+    """
+    problems = Problems()
+    name = problems.text(("input", "name"), name)
+    if not roles:
+        problems.add(("input", "roles"), ErrorCode.REQUIRED, "a key needs at least one role")
+    given_expiry = expires_at
+    if expires_at is not None and expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)  # a time without an offset is UTC, as everywhere
+    if expires_at is not None and expires_at <= utcnow():
+        problems.add(
+            ("input", "expiresAt"), ErrorCode.INVALID, "expiresAt must be in the future", given_expiry
+        )
+    problems.raise_if_any()
+    user = None
+    if user_id is not None:
+        # scoped by the tenancy hook: a user of another organization is not found
+        user = (await session.execute(select(User).where(User.id == user_id))).scalar()
+    if user is None:
+        raise fail(("input", "userId"), ErrorCode.NOT_FOUND, f"no user with id {user_gid!r}", user_gid)
+    return await create_api_key(session, user=user, roles=roles, name=name, expires_at=expires_at)
+
+
 async def authenticate(session: AsyncSession, key: str) -> Principal | None:
     """The principal for a presented key, or None if it is unknown, revoked or expired."""
     parsed = parse_key(key)
@@ -123,6 +161,14 @@ def api_keys_statement(*, include_revoked: bool = False) -> Any:
 
 async def list_api_keys(session: AsyncSession, *, include_revoked: bool = False) -> list[ApiKey]:
     return list((await session.execute(api_keys_statement(include_revoked=include_revoked))).scalars())
+
+
+async def revoke_api_key_or_fail(session: AsyncSession, key_id: int, *, path: str) -> ApiKey:
+    """`revoke_api_key`, NOT_FOUND at `path` for a key the session cannot see."""
+    row = await revoke_api_key(session, key_id)
+    if row is None:
+        raise fail((path,), ErrorCode.NOT_FOUND, f"no API key with id {key_id}")
+    return row
 
 
 async def revoke_api_key(session: AsyncSession, key_id: int) -> ApiKey | None:

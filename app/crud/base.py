@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry.utils.str_converters import to_camel_case
 
 from app import models as m
 from app.errors import ErrorCode
@@ -36,7 +35,9 @@ def now() -> datetime:
 
 
 def camel(key: str) -> str:
-    return to_camel_case(key)
+    """A column name as the schema spells it in input paths: `item_name` → `itemName`."""
+    head, *rest = key.split("_")
+    return head + "".join(w.capitalize() if w else "_" for w in rest)
 
 
 @cache

@@ -10,7 +10,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models as m
-from app.crud.base import fail, fetch, fetch_all, insert_rows, principal, set_positions, touch, write
+from app.crud.base import camel, fail, fetch, fetch_all, insert_rows, principal, set_positions, touch, write
 from app.crud.refs import Refs
 from app.errors import ErrorCode
 from app.validation import MAX_MONEY, Problems
@@ -36,21 +36,16 @@ def check_item(
     if creating and given.get("item_name") is None:
         given = {**given, "item_name": None}
     for key, value in given.items():
-        at = [*path, _camel(key)]
+        at = [*path, camel(key)]
         if key in TEXTS:
             out[key] = problems.text(at, value, required=key == "item_name", max_length=TEXTS[key])
         elif key in ("quantity", "rate") and value is None:
-            problems.add(at, ErrorCode.REQUIRED, f"{_camel(key)} cannot be null")
+            problems.add(at, ErrorCode.REQUIRED, f"{camel(key)} cannot be null")
         elif key == "quantity":
             out[key] = problems.money(at, value)
         elif key in ("rate", "base_rate"):
             out[key] = problems.money(at, value, minimum=-MAX_MONEY)
     return out
-
-
-def _camel(key: str) -> str:
-    head, *rest = key.split("_")
-    return head + "".join(w.title() for w in rest)
 
 
 async def _items(session: AsyncSession, opportunity_id: int) -> list[Any]:

@@ -37,8 +37,11 @@ MODELS: dict[str, Any] = {
 
 
 def decode(type_name: str, gid: Any) -> int | None:
-    """The primary key of a global id of `type_name`, or None for anything else."""
-    decoded = from_global_id(str(gid))
+    """The primary key of a global id of `type_name`, or None for anything else (None included).
+
+    The one check of an id's type, for crud and the mutations alike.
+    """
+    decoded = None if gid is None else from_global_id(str(gid))
     if decoded is None or decoded[0] != type_name:
         return None
     return decoded[1]

@@ -1,16 +1,18 @@
 """Role checks. Roles are cumulative: viewer < editor < manager < admin (API.md).
 
-Two layers, neither of them per field (a per-field hook makes every field 5–6×
-slower, STACK.md): `OperationRoles` refuses a whole operation the caller's roles
-cannot run at all (a query needs viewer, a mutation at least editor), and each
-mutation or admin-only root field calls `require` for what it needs beyond that.
+Two layers, neither of them per field of a row (a per-field hook makes every field 5–6×
+slower): `OperationRoles` refuses a whole operation the caller's roles cannot run at all
+(a query needs viewer, a mutation at least editor), and each mutation or admin-only root
+field declares what it needs beyond that with `needs(role)`, checked once per root field.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from strawberry.extensions import SchemaExtension
+from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types.graphql import OperationType
 
 from app.enums import Role
@@ -34,9 +36,23 @@ def check(principal: Principal, role: Role) -> None:
         raise Forbidden(f"this needs the {role.value} role", required_role=role.value)
 
 
-def require(info: Info, role: Role) -> None:
-    """Refuse the whole operation with FORBIDDEN unless the caller has `role`."""
-    check(info.context.principal, role)
+class Needs(BasePermission):
+    """The caller must have `role`; FORBIDDEN (naming the role) otherwise."""
+
+    def __init__(self, role: Role) -> None:
+        self.role = role
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        check(info.context.principal, self.role)
+        return True
+
+
+def needs(role: Role) -> PermissionExtension:
+    """The extension of a root field that needs `role`.
+
+    No schema directive: the SDL stays what clients already have.
+    """
+    return PermissionExtension([Needs(role)], use_directives=False)
 
 
 class OperationRoles(SchemaExtension):

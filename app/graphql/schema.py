@@ -13,7 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from app.errors import BadUserInput
 from app.graphql.aggregates import AggregateQueries
-from app.graphql.api_keys import ApiKeyMutations, ApiKeyQueries
+from app.graphql.api_keys import ApiKeyQueries
 from app.graphql.common import GlobalID, Node, from_global_id
 from app.graphql.context import Info
 from app.graphql.custom_fields import CustomFieldDefinition
@@ -119,11 +119,6 @@ class Query(OpportunityQueries, AggregateQueries, ApiKeyQueries):
     opportunity_item = one_field(OpportunityItem, "One line item by id.")
 
 
-@strawberry.type(name="Mutation", description=Mutation.__strawberry_definition__.description)
-class GatewayMutation(Mutation, ApiKeyMutations):
-    """The domain mutations plus the admins' API key mutations."""
-
-
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     # Every rule class is built once, here: rules built per request would be new classes
@@ -145,7 +140,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     )
     schema = GatewaySchema(
         query=Query,
-        mutation=GatewayMutation,
+        mutation=Mutation,
         types=list(NODE_TYPES.values()),
         extensions=extensions,
         config=StrawberryConfig(batching_config=batching),  # type: ignore[typeddict-item]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from app.graphql.mutations.api_keys import ApiKeyMutations
 from app.graphql.mutations.board import BoardMutations
 from app.graphql.mutations.custom_fields import CustomFieldMutations
 from app.graphql.mutations.items import ItemMutations
@@ -16,6 +17,12 @@ from app.graphql.mutations.related import RelatedMutations
     description="Change the CRM. Every mutation is one transaction: all of it is written, or none."
 )
 class Mutation(
-    OpportunityMutations, LinkMutations, BoardMutations, ItemMutations, CustomFieldMutations, RelatedMutations
+    OpportunityMutations,
+    LinkMutations,
+    BoardMutations,
+    ItemMutations,
+    CustomFieldMutations,
+    RelatedMutations,
+    ApiKeyMutations,
 ):
-    pass
+    """Every mutation of the schema, composed here once."""

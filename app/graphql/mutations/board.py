@@ -10,9 +10,10 @@ import strawberry
 from app.crud import board as crud
 from app.enums import CloseReasonKind
 from app.graphql.context import Info
-from app.graphql.mutations.opportunities import OpportunityPayload, opportunity_payload
-from app.graphql.mutations.payloads import DealId, arg, not_found, pk_of, run
-from app.graphql.permissions import EDIT, require
+from app.graphql.mutations.mutate import Ref, mutate, mutation
+from app.graphql.mutations.opportunities import OpportunityPayload, deal_payload
+from app.graphql.mutations.payloads import DealId, arg
+from app.graphql.permissions import EDIT
 
 StageId = Annotated[strawberry.ID, arg("Global id of the target stage (board column).")]
 ReasonId = Annotated[strawberry.ID | None, arg("Why: a close reason of the matching kind.")]
@@ -26,22 +27,21 @@ async def _close(
     reason: strawberry.ID | None,
     closed_at: datetime | None,
 ) -> OpportunityPayload:
-    require(info, EDIT)
-    pk = pk_of("Opportunity", gid)
-    if pk is None:
-        return OpportunityPayload(opportunity=None, errors=not_found("id", "Opportunity", gid).errors)
-    outcome = await run(
-        info, lambda s: crud.close(s, opportunity_id=pk, kind=kind, reason_gid=reason, closed_at=closed_at)
+    return await mutate(
+        info,
+        deal_payload,
+        lambda s, pk: crud.close(s, opportunity_id=pk, kind=kind, reason_gid=reason, closed_at=closed_at),
+        Ref("id", "Opportunity", gid),
     )
-    return await opportunity_payload(info, outcome)
 
 
 @strawberry.type
 class BoardMutations:
-    @strawberry.mutation(
-        description="Move a deal to a place in a column, also across pipelines; positions stay 1..n in "
+    @mutation(
+        EDIT,
+        "Move a deal to a place in a column, also across pipelines; positions stay 1..n in "
         "both columns. Status follows the stage's type and probability its default. The deal's version "
-        "rises; the cards that shift to make room keep theirs (their content did not change)."
+        "rises; the cards that shift to make room keep theirs (their content did not change).",
     )
     async def move_opportunity(
         self,
@@ -52,18 +52,17 @@ class BoardMutations:
             int | None, arg("Place in the column, 1 first; omitted or past the end: last.")
         ] = None,
     ) -> OpportunityPayload:
-        require(info, EDIT)
-        pk = pk_of("Opportunity", id)
-        if pk is None:
-            return OpportunityPayload(opportunity=None, errors=not_found("id", "Opportunity", id).errors)
-        outcome = await run(
-            info, lambda s: crud.move(s, opportunity_id=pk, stage_gid=stage_id, position=position)
+        return await mutate(
+            info,
+            deal_payload,
+            lambda s, pk: crud.move(s, opportunity_id=pk, stage_gid=stage_id, position=position),
+            Ref("id", "Opportunity", id),
         )
-        return await opportunity_payload(info, outcome)
 
-    @strawberry.mutation(
-        description="Mark a deal WON: status, closedAt and a WON close reason; it moves to its pipeline's "
-        "first WON stage when there is one (probability follows that stage, else 100)."
+    @mutation(
+        EDIT,
+        "Mark a deal WON: status, closedAt and a WON close reason; it moves to its pipeline's "
+        "first WON stage when there is one (probability follows that stage, else 100).",
     )
     async def mark_opportunity_won(
         self,
@@ -74,9 +73,10 @@ class BoardMutations:
     ) -> OpportunityPayload:
         return await _close(info, id, CloseReasonKind.WON, close_reason_id, closed_at)
 
-    @strawberry.mutation(
-        description="Mark a deal LOST: status, closedAt and a LOST close reason; it moves to its pipeline's "
-        "first LOST stage when there is one (probability follows that stage, else 0)."
+    @mutation(
+        EDIT,
+        "Mark a deal LOST: status, closedAt and a LOST close reason; it moves to its pipeline's "
+        "first LOST stage when there is one (probability follows that stage, else 0).",
     )
     async def mark_opportunity_lost(
         self,
@@ -87,9 +87,10 @@ class BoardMutations:
     ) -> OpportunityPayload:
         return await _close(info, id, CloseReasonKind.LOST, close_reason_id, closed_at)
 
-    @strawberry.mutation(
-        description="Make a closed deal OPEN again: closedAt and close reason are cleared. It moves to "
-        "`stageId` (an OPEN stage), or, when it sits in a WON/LOST stage, to its pipeline's last OPEN stage."
+    @mutation(
+        EDIT,
+        "Make a closed deal OPEN again: closedAt and close reason are cleared. It moves to "
+        "`stageId` (an OPEN stage), or, when it sits in a WON/LOST stage, to its pipeline's last OPEN stage.",
     )
     async def reopen_opportunity(
         self,
@@ -97,9 +98,9 @@ class BoardMutations:
         id: DealId,  # noqa: A002
         stage_id: Annotated[strawberry.ID | None, arg("An OPEN stage to put it in.")] = None,
     ) -> OpportunityPayload:
-        require(info, EDIT)
-        pk = pk_of("Opportunity", id)
-        if pk is None:
-            return OpportunityPayload(opportunity=None, errors=not_found("id", "Opportunity", id).errors)
-        outcome = await run(info, lambda s: crud.reopen(s, opportunity_id=pk, stage_gid=stage_id))
-        return await opportunity_payload(info, outcome)
+        return await mutate(
+            info,
+            deal_payload,
+            lambda s, pk: crud.reopen(s, opportunity_id=pk, stage_gid=stage_id),
+            Ref("id", "Opportunity", id),
+        )

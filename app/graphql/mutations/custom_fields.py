@@ -5,30 +5,21 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import Maybe
 
 from app.crud import custom_fields as crud
+from app.crud.refs import decode
 from app.errors import BadUserInput
 from app.graphql.common import UserError
 from app.graphql.context import Info
 from app.graphql.custom_fields import CustomFieldDefinition
 from app.graphql.enums import CustomFieldType
 from app.graphql.mutations.inputs import CustomFieldValueInput
-from app.graphql.mutations.opportunities import OpportunityPayload, opportunity_payload
-from app.graphql.mutations.payloads import (
-    DealId,
-    DeletePayload,
-    Outcome,
-    arg,
-    deleted,
-    given,
-    load,
-    not_found,
-    pk_of,
-    present,
-    run,
-)
-from app.graphql.permissions import ADMINISTER, EDIT, require
+from app.graphql.mutations.mutate import Outcome, Ref, mutate, mutation
+from app.graphql.mutations.opportunities import OpportunityPayload, deal_payload
+from app.graphql.mutations.payloads import DealId, DeletePayload, arg, deleted, given, load, present
+from app.graphql.permissions import ADMINISTER, EDIT
 
 DefinitionId = Annotated[strawberry.ID, arg("Global id of the custom field definition.")]
 
@@ -86,76 +77,80 @@ class CustomFieldDefinitionsPayload:
     )
 
 
-async def _payload(info: Info, outcome: Outcome[int]) -> CustomFieldDefinitionPayload:
+async def definition_payload(info: Info, outcome: Outcome[int]) -> CustomFieldDefinitionPayload:
     return CustomFieldDefinitionPayload(
         custom_field_definition=await load(info, CustomFieldDefinition, outcome.value), errors=outcome.errors
     )
 
 
+async def definitions_payload(info: Info, outcome: Outcome[list[int]]) -> CustomFieldDefinitionsPayload:
+    """Every definition in the order given (work returns their pks)."""
+    found = [await load(info, CustomFieldDefinition, pk) for pk in outcome.value or []]
+    return CustomFieldDefinitionsPayload(custom_field_definitions=found, errors=outcome.errors)
+
+
 @strawberry.type
 class CustomFieldMutations:
-    @strawberry.mutation(description="Add a custom field to the organization's deals (admins).")
+    @mutation(ADMINISTER, "Add a custom field to the organization's deals (admins).")
     async def create_custom_field_definition(
         self,
         info: Info,
         input: Annotated[CreateCustomFieldDefinitionInput, arg("The new field.")],  # noqa: A002
     ) -> CustomFieldDefinitionPayload:
-        require(info, ADMINISTER)
         data = present(input)
         data.setdefault("field_type", None)
-        return await _payload(info, await run(info, lambda s: crud.create_definition(s, given=data)))
+        return await mutate(info, definition_payload, lambda s: crud.create_definition(s, given=data))
 
-    @strawberry.mutation(description="Change a custom field definition (admins); its type stays.")
+    @mutation(ADMINISTER, "Change a custom field definition (admins); its type stays.")
     async def update_custom_field_definition(
         self,
         info: Info,
         id: DefinitionId,  # noqa: A002
         input: Annotated[UpdateCustomFieldDefinitionInput, arg("The changes.")],  # noqa: A002
     ) -> CustomFieldDefinitionPayload:
-        require(info, ADMINISTER)
-        pk = pk_of("CustomFieldDefinition", id)
-        if pk is None:
-            return await _payload(info, not_found("id", "CustomFieldDefinition", id))
         data = given(input)
-        return await _payload(
-            info, await run(info, lambda s: crud.update_definition(s, definition_id=pk, given=data))
+        return await mutate(
+            info,
+            definition_payload,
+            lambda s, pk: crud.update_definition(s, definition_id=pk, given=data),
+            Ref("id", "CustomFieldDefinition", id),
         )
 
-    @strawberry.mutation(
-        description="Delete a custom field definition (admins) together with every deal's value for it; "
-        "the other definitions close ranks."
+    @mutation(
+        ADMINISTER,
+        "Delete a custom field definition (admins) together with every deal's value for it; "
+        "the other definitions close ranks.",
     )
     async def delete_custom_field_definition(self, info: Info, id: DefinitionId) -> DeletePayload:  # noqa: A002
-        require(info, ADMINISTER)
-        pk = pk_of("CustomFieldDefinition", id)
-        if pk is None:
-            return deleted("CustomFieldDefinition", not_found("id", "CustomFieldDefinition", id))
-        outcome = await run(info, lambda s: crud.delete_definition(s, definition_id=pk))
-        return deleted("CustomFieldDefinition", outcome)
+        return await mutate(
+            info,
+            deleted("CustomFieldDefinition"),
+            lambda s, pk: crud.delete_definition(s, definition_id=pk),
+            Ref("id", "CustomFieldDefinition", id),
+        )
 
-    @strawberry.mutation(description="Put the definitions in this order (admins); list each exactly once.")
+    @mutation(ADMINISTER, "Put the definitions in this order (admins); list each exactly once.")
     async def reorder_custom_field_definitions(
         self,
         info: Info,
         ids: Annotated[list[strawberry.ID], arg("Every definition, in the new form order.")],
     ) -> CustomFieldDefinitionsPayload:
-        require(info, ADMINISTER)
         if len(ids) > MAX_DEFINITIONS:
             raise BadUserInput(
                 f"at most {MAX_DEFINITIONS} definitions can be ordered at once", argument="ids"
             )
-        outcome = await run(info, lambda s: crud.reorder_definitions(s, ids=ids))
-        found = (
-            []
-            if outcome.errors
-            else [await load(info, CustomFieldDefinition, pk_of("CustomFieldDefinition", i)) for i in ids]
-        )
-        return CustomFieldDefinitionsPayload(custom_field_definitions=found, errors=outcome.errors)
 
-    @strawberry.mutation(
-        description="Set a deal's custom field values; each is checked against its definition's type "
+        async def work(s: AsyncSession) -> list[int]:
+            await crud.reorder_definitions(s, ids=ids)
+            return [pk for pk in (decode("CustomFieldDefinition", i) for i in ids) if pk is not None]
+
+        return await mutate(info, definitions_payload, work)
+
+    @mutation(
+        EDIT,
+        "Set a deal's custom field values; each is checked against its definition's type "
         "(DATE an ISO date, SELECT_BOX one of the options, CHECK_BOX true/false, text length limits, "
-        "HEADING none). Values not listed stay; a null value clears one (REQUIRED for a required field)."
+        "HEADING none). Values not listed stay; a null value clears one (REQUIRED for a required field).",
     )
     async def set_opportunity_custom_fields(
         self,
@@ -163,11 +158,10 @@ class CustomFieldMutations:
         id: DealId,  # noqa: A002
         values: Annotated[list[CustomFieldValueInput], arg("The values to set or clear.")],
     ) -> OpportunityPayload:
-        require(info, EDIT)
-        pk = pk_of("Opportunity", id)
-        if pk is None:
-            return await opportunity_payload(info, not_found("id", "Opportunity", id))
         pairs = [(v.definition_id, v.value) for v in values]
-        return await opportunity_payload(
-            info, await run(info, lambda s: crud.set_values(s, opportunity_id=pk, values=pairs))
+        return await mutate(
+            info,
+            deal_payload,
+            lambda s, pk: crud.set_values(s, opportunity_id=pk, values=pairs),
+            Ref("id", "Opportunity", id),
         )

@@ -12,21 +12,11 @@ from app.graphql.common import UserError
 from app.graphql.context import Info
 from app.graphql.items import OpportunityItem
 from app.graphql.mutations.inputs import OpportunityItemInput, OpportunityItemUpdateInput
-from app.graphql.mutations.opportunities import OpportunityPayload, opportunity_payload
-from app.graphql.mutations.payloads import (
-    DeletePayload,
-    Outcome,
-    arg,
-    deleted,
-    given,
-    load,
-    not_found,
-    pk_of,
-    present,
-    run,
-)
+from app.graphql.mutations.mutate import Outcome, Ref, mutate, mutation
+from app.graphql.mutations.opportunities import OpportunityPayload, deal_payload
+from app.graphql.mutations.payloads import DeletePayload, arg, deleted, given, load, present
 from app.graphql.opportunities import Opportunity
-from app.graphql.permissions import EDIT, require
+from app.graphql.permissions import EDIT
 
 ItemId = Annotated[strawberry.ID, arg("Global id of the line item.")]
 OpportunityId = Annotated[strawberry.ID, arg("Global id of the deal.")]
@@ -45,7 +35,8 @@ class OpportunityItemPayload:
     )
 
 
-async def _payload(info: Info, outcome: Outcome[tuple[int, int]]) -> OpportunityItemPayload:
+async def item_payload(info: Info, outcome: Outcome[tuple[int, int]]) -> OpportunityItemPayload:
+    """The answer of a change to one line item (work returns the item's and its deal's pks)."""
     item_id, deal_id = outcome.value or (None, None)
     return OpportunityItemPayload(
         opportunity_item=await load(info, OpportunityItem, item_id),
@@ -62,24 +53,30 @@ async def _update(s: AsyncSession, pk: int, data: dict[str, Any]) -> tuple[int, 
     return pk, await crud.update(s, item_id=pk, given=data)
 
 
+async def _remove(s: AsyncSession, pk: int) -> int:
+    await crud.remove(s, item_id=pk)
+    return pk
+
+
 @strawberry.type
 class ItemMutations:
-    @strawberry.mutation(description="Add a line item to a deal, at `input.position` or last.")
+    @mutation(EDIT, "Add a line item to a deal, at `input.position` or last.")
     async def add_opportunity_item(
         self,
         info: Info,
         opportunity_id: OpportunityId,
         input: Annotated[OpportunityItemInput, arg("The new line item.")],  # noqa: A002
     ) -> OpportunityItemPayload:
-        require(info, EDIT)
-        pk = pk_of("Opportunity", opportunity_id)
-        if pk is None:
-            return await _payload(info, not_found("opportunityId", "Opportunity", opportunity_id))
         data = present(input)
-        return await _payload(info, await run(info, lambda s: _add(s, pk, data)))
+        return await mutate(
+            info,
+            item_payload,
+            lambda s, pk: _add(s, pk, data),
+            Ref("opportunityId", "Opportunity", opportunity_id),
+        )
 
-    @strawberry.mutation(
-        description="Change a line item: omitted fields stay, null clears; amount is recomputed by the server."
+    @mutation(
+        EDIT, "Change a line item: omitted fields stay, null clears; amount is recomputed by the server."
     )
     async def update_opportunity_item(
         self,
@@ -87,28 +84,17 @@ class ItemMutations:
         id: ItemId,  # noqa: A002
         input: Annotated[OpportunityItemUpdateInput, arg("The changes.")],  # noqa: A002
     ) -> OpportunityItemPayload:
-        require(info, EDIT)
-        pk = pk_of("OpportunityItem", id)
-        if pk is None:
-            return await _payload(info, not_found("id", "OpportunityItem", id))
         data = given(input)
-        return await _payload(info, await run(info, lambda s: _update(s, pk, data)))
+        return await mutate(
+            info, item_payload, lambda s, pk: _update(s, pk, data), Ref("id", "OpportunityItem", id)
+        )
 
-    @strawberry.mutation(description="Remove a line item; the others close ranks.")
+    @mutation(EDIT, "Remove a line item; the others close ranks.")
     async def remove_opportunity_item(self, info: Info, id: ItemId) -> DeletePayload:  # noqa: A002
-        require(info, EDIT)
-        pk = pk_of("OpportunityItem", id)
-        if pk is None:
-            return deleted("OpportunityItem", not_found("id", "OpportunityItem", id))
+        return await mutate(info, deleted("OpportunityItem"), _remove, Ref("id", "OpportunityItem", id))
 
-        async def work(s: AsyncSession) -> int:
-            await crud.remove(s, item_id=pk)
-            return pk
-
-        return deleted("OpportunityItem", await run(info, work))
-
-    @strawberry.mutation(
-        description="Put a deal's line items in this order; the list must hold each of its items exactly once."
+    @mutation(
+        EDIT, "Put a deal's line items in this order; the list must hold each of its items exactly once."
     )
     async def reorder_opportunity_items(
         self,
@@ -116,9 +102,9 @@ class ItemMutations:
         opportunity_id: OpportunityId,
         item_ids: Annotated[list[strawberry.ID], arg("Every item of the deal, in the new order.")],
     ) -> OpportunityPayload:
-        require(info, EDIT)
-        pk = pk_of("Opportunity", opportunity_id)
-        if pk is None:
-            return await opportunity_payload(info, not_found("opportunityId", "Opportunity", opportunity_id))
-        outcome = await run(info, lambda s: crud.reorder(s, opportunity_id=pk, item_gids=item_ids))
-        return await opportunity_payload(info, outcome)
+        return await mutate(
+            info,
+            deal_payload,
+            lambda s, pk: crud.reorder(s, opportunity_id=pk, item_gids=item_ids),
+            Ref("opportunityId", "Opportunity", opportunity_id),
+        )

@@ -9,30 +9,24 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crud import links as crud
-from app.enums import Role
 from app.graphql.context import Info
-from app.graphql.mutations.opportunities import OpportunityPayload, opportunity_payload
-from app.graphql.mutations.payloads import DealId, arg, not_found, pk_of, run
-from app.graphql.permissions import ADMINISTER, EDIT, require
+from app.graphql.mutations.mutate import Ref, mutate, mutation
+from app.graphql.mutations.opportunities import OpportunityPayload, deal_payload
+from app.graphql.mutations.payloads import DealId, arg
+from app.graphql.permissions import ADMINISTER, EDIT
 
 Ids = list[strawberry.ID]
 
 
 async def _change(
-    info: Info, gid: strawberry.ID, role: Role, work: Callable[[AsyncSession, int], Awaitable[Any]]
+    info: Info, gid: strawberry.ID, work: Callable[[AsyncSession, int], Awaitable[Any]]
 ) -> OpportunityPayload:
-    require(info, role)
-    pk = pk_of("Opportunity", gid)
-    if pk is None:
-        return await opportunity_payload(info, not_found("id", "Opportunity", gid))
-    return await opportunity_payload(info, await run(info, lambda s: work(s, pk)))
+    return await mutate(info, deal_payload, work, Ref("id", "Opportunity", gid))
 
 
 @strawberry.type
 class LinkMutations:
-    @strawberry.mutation(
-        description="Add participants (contacts); ones already on the deal keep their place."
-    )
+    @mutation(EDIT, "Add participants (contacts); ones already on the deal keep their place.")
     async def add_opportunity_contacts(
         self,
         info: Info,
@@ -40,12 +34,10 @@ class LinkMutations:
         contact_ids: Annotated[Ids, arg("Contacts to append, in order.")],
     ) -> OpportunityPayload:
         return await _change(
-            info, id, EDIT, lambda s, pk: crud.add_contacts(s, opportunity_id=pk, contact_gids=contact_ids)
+            info, id, lambda s, pk: crud.add_contacts(s, opportunity_id=pk, contact_gids=contact_ids)
         )
 
-    @strawberry.mutation(
-        description="Remove participants; the rest keep their order. Ones not on the deal are ignored."
-    )
+    @mutation(EDIT, "Remove participants; the rest keep their order. Ones not on the deal are ignored.")
     async def remove_opportunity_contacts(
         self,
         info: Info,
@@ -53,10 +45,10 @@ class LinkMutations:
         contact_ids: Annotated[Ids, arg("Contacts to take off the deal.")],
     ) -> OpportunityPayload:
         return await _change(
-            info, id, EDIT, lambda s, pk: crud.remove_contacts(s, opportunity_id=pk, contact_gids=contact_ids)
+            info, id, lambda s, pk: crud.remove_contacts(s, opportunity_id=pk, contact_gids=contact_ids)
         )
 
-    @strawberry.mutation(description="Replace the ordered list of lost reasons; each must be a LOST reason.")
+    @mutation(EDIT, "Replace the ordered list of lost reasons; each must be a LOST reason.")
     async def set_opportunity_lost_reasons(
         self,
         info: Info,
@@ -66,13 +58,10 @@ class LinkMutations:
         return await _change(
             info,
             id,
-            EDIT,
             lambda s, pk: crud.set_lost_reasons(s, opportunity_id=pk, reason_gids=close_reason_ids),
         )
 
-    @strawberry.mutation(
-        description="Make a deal private or public and set who may see it while private (admins only)."
-    )
+    @mutation(ADMINISTER, "Make a deal private or public and set who may see it while private (admins only).")
     async def set_opportunity_access(
         self,
         info: Info,
@@ -83,17 +72,14 @@ class LinkMutations:
         return await _change(
             info,
             id,
-            ADMINISTER,
             lambda s, pk: crud.set_access(s, opportunity_id=pk, is_private=is_private, user_gids=user_ids),
         )
 
-    @strawberry.mutation(
-        description="Replace the tags: trimmed, unique ignoring case, at most 20 of 64 characters."
-    )
+    @mutation(EDIT, "Replace the tags: trimmed, unique ignoring case, at most 20 of 64 characters.")
     async def set_opportunity_tags(
         self,
         info: Info,
         id: DealId,  # noqa: A002
         tags: Annotated[list[str], arg("The tags, in order; [] clears them.")],
     ) -> OpportunityPayload:
-        return await _change(info, id, EDIT, lambda s, pk: crud.set_tags(s, opportunity_id=pk, tags=tags))
+        return await _change(info, id, lambda s, pk: crud.set_tags(s, opportunity_id=pk, tags=tags))

@@ -13,23 +13,20 @@ from app.graphql.common import UserError
 from app.graphql.context import Info
 from app.graphql.lists import filter_where
 from app.graphql.mutations.inputs import CreateOpportunityInput, UpdateOpportunityInput
+from app.graphql.mutations.mutate import Outcome, Ref, mutate, mutation
 from app.graphql.mutations.payloads import (
     BulkPayload,
     DealId,
     DeletePayload,
-    Outcome,
     arg,
     bulk,
     deleted,
     given,
     load,
-    not_found,
-    pk_of,
     present,
-    run,
 )
 from app.graphql.opportunities import Opportunity, OpportunityFilter
-from app.graphql.permissions import CREATE, DELETE, EDIT, require
+from app.graphql.permissions import CREATE, DELETE, EDIT
 from app.query import constrains
 from app.validation import Invalid, Problems
 
@@ -57,8 +54,15 @@ class OpportunitiesPayload:
     )
 
 
-async def opportunity_payload(info: Info, outcome: Outcome[int]) -> OpportunityPayload:
+async def deal_payload(info: Info, outcome: Outcome[int]) -> OpportunityPayload:
+    """The answer of a change to one deal (work returns its pk)."""
     return OpportunityPayload(opportunity=await load(info, Opportunity, outcome.value), errors=outcome.errors)
+
+
+async def deals_payload(info: Info, outcome: Outcome[list[int]]) -> OpportunitiesPayload:
+    # gathered, so the loader fetches them all in one statement
+    found = await asyncio.gather(*(load(info, Opportunity, pk) for pk in outcome.value or []))
+    return OpportunitiesPayload(opportunities=[o for o in found if o is not None], errors=outcome.errors)
 
 
 def new_deal(data: CreateOpportunityInput) -> crud.NewDeal:
@@ -91,34 +95,29 @@ async def _where(info: Info, flt: Any) -> Any:
 
 @strawberry.type
 class OpportunityMutations:
-    @strawberry.mutation(
-        description="Create a deal with its participants, tags, custom fields and line items."
-    )
+    @mutation(CREATE, "Create a deal with its participants, tags, custom fields and line items.")
     async def create_opportunity(
         self,
         info: Info,
         input: Annotated[CreateOpportunityInput, arg("The new deal.")],  # noqa: A002
     ) -> OpportunityPayload:
-        require(info, CREATE)
         deal = new_deal(input)
-        outcome = await run(info, lambda s: _first(crud.create(s, deals=[deal], paths=[["input"]])))
-        return await opportunity_payload(info, outcome)
+        return await mutate(
+            info, deal_payload, lambda s: _first(crud.create(s, deals=[deal], paths=[["input"]]))
+        )
 
-    @strawberry.mutation(description="Create many deals: all of them, or none when any input has a problem.")
+    @mutation(CREATE, "Create many deals: all of them, or none when any input has a problem.")
     async def create_opportunities(
         self, info: Info, inputs: Annotated[list[CreateOpportunityInput], arg("The new deals, at most 1000.")]
     ) -> OpportunitiesPayload:
-        require(info, CREATE)
         deals = [new_deal(i) for i in inputs]
         paths = [["inputs", str(i)] for i in range(len(deals))]
-        outcome = await run(info, lambda s: crud.create(s, deals=deals, paths=paths))
-        # gathered, so the loader fetches them all in one statement
-        found = await asyncio.gather(*(load(info, Opportunity, pk) for pk in outcome.value or []))
-        return OpportunitiesPayload(opportunities=[o for o in found if o is not None], errors=outcome.errors)
+        return await mutate(info, deals_payload, lambda s: crud.create(s, deals=deals, paths=paths))
 
-    @strawberry.mutation(
-        description="Change a deal. Omitted fields stay; null clears. With expectedVersion, a deal changed "
-        "since that version is a CONFLICT error naming the current version, and nothing is written."
+    @mutation(
+        EDIT,
+        "Change a deal. Omitted fields stay; null clears. With expectedVersion, a deal changed "
+        "since that version is a CONFLICT error naming the current version, and nothing is written.",
     )
     async def update_opportunity(
         self,
@@ -129,18 +128,16 @@ class OpportunityMutations:
             int | None, arg("The version the change is based on (optimistic concurrency).")
         ] = None,
     ) -> OpportunityPayload:
-        require(info, EDIT)
-        pk = pk_of("Opportunity", id)
-        if pk is None:
-            return OpportunityPayload(opportunity=None, errors=not_found("id", "Opportunity", id).errors)
         changes = given(input)
-        outcome = await run(
-            info, lambda s: crud.update(s, opportunity_id=pk, given=changes, expected=expected_version)
+        return await mutate(
+            info,
+            deal_payload,
+            lambda s, pk: crud.update(s, opportunity_id=pk, given=changes, expected=expected_version),
+            Ref("id", "Opportunity", id),
         )
-        return await opportunity_payload(info, outcome)
 
-    @strawberry.mutation(
-        description="Apply the same changes to every deal matching the filter (at most 1000), all or nothing."
+    @mutation(
+        EDIT, "Apply the same changes to every deal matching the filter (at most 1000), all or nothing."
     )
     async def update_opportunities(
         self,
@@ -148,25 +145,23 @@ class OpportunityMutations:
         filter: DealFilter,  # noqa: A002
         input: Annotated[UpdateOpportunityInput, arg("The changes, applied to each deal.")],  # noqa: A002
     ) -> BulkPayload:
-        require(info, EDIT)
         changes = given(input)
         where = await _where(info, filter)
-        outcome = await run(info, lambda s: crud.update_many(s, where=where(s), given=changes))
-        return bulk(outcome)
+        return await mutate(info, bulk, lambda s: crud.update_many(s, where=where(s), given=changes))
 
-    @strawberry.mutation(description="Delete a deal with its line items, custom field values and links.")
+    @mutation(DELETE, "Delete a deal with its line items, custom field values and links.")
     async def delete_opportunity(self, info: Info, id: DealId) -> DeletePayload:  # noqa: A002
-        require(info, DELETE)
-        pk = pk_of("Opportunity", id)
-        if pk is None:
-            return deleted("Opportunity", not_found("id", "Opportunity", id))
-        return deleted("Opportunity", await run(info, lambda s: crud.delete_one(s, opportunity_id=pk)))
+        return await mutate(
+            info,
+            deleted("Opportunity"),
+            lambda s, pk: crud.delete_one(s, opportunity_id=pk),
+            Ref("id", "Opportunity", id),
+        )
 
-    @strawberry.mutation(description="Delete every deal matching the filter; an empty filter is refused.")
+    @mutation(DELETE, "Delete every deal matching the filter; an empty filter is refused.")
     async def delete_opportunities(self, info: Info, filter: DealFilter) -> BulkPayload:  # noqa: A002
-        require(info, DELETE)
         where = await _where(info, filter)
-        return bulk(await run(info, lambda s: crud.delete_many(s, where=where(s))))
+        return await mutate(info, bulk, lambda s: crud.delete_many(s, where=where(s)))
 
 
 async def _first(ids: Any) -> int:

@@ -1,76 +1,20 @@
-"""The one way a mutation runs (one transaction, problems as `errors`), and the payload types."""
+"""What mutations answer: the shared payload types, and the boundary between GraphQL inputs and crud.
+
+crud takes plain dicts: `given` and `present` translate strawberry's omitted-vs-null marker
+(`Maybe`/`Some`) here, so the write layer never sees a GraphQL type.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types.maybe import Some
 
-from app.crud.base import Retry
-from app.crud.refs import decode
-from app.errors import ErrorCode, UserErrorData
 from app.graphql.common import UserError, to_global_id
 from app.graphql.context import Info
-from app.validation import Invalid
-
-T = TypeVar("T")
-log = logging.getLogger("opportunity_gateway")
-ATTEMPTS = 5
-# PostgreSQL's "try again" states: deadlock detected, serialization failure.
-RETRYABLE = {"40P01", "40001"}
-
-
-@dataclass
-class Outcome(Generic[T]):
-    value: T | None
-    errors: list[UserError]
-
-
-async def run(info: Info, work: Callable[[AsyncSession], Awaitable[T]]) -> Outcome[T]:
-    """Run `work` in one transaction: all of it is written, or none of it.
-
-    `Invalid` raised anywhere inside rolls the transaction back (it leaves the `async with`)
-    and comes back as `errors`. A lost race (`Retry`, a deadlock) runs the whole mutation
-    again on fresh data. Anything else propagates and becomes a masked top-level error.
-    """
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            async with info.context.db.transaction() as session:
-                value = await work(session)
-        except Invalid as exc:
-            return Outcome(None, [UserError.of(p) for p in exc.problems])
-        except Retry:
-            log.info("mutation lost a race; attempt %d of %d", attempt, ATTEMPTS)
-            continue
-        except DBAPIError as exc:
-            if _sqlstate(exc) not in RETRYABLE or attempt == ATTEMPTS:
-                raise
-            log.info("mutation hit %s; attempt %d of %d", _sqlstate(exc), attempt, ATTEMPTS)
-            continue
-        info.context.loaders.clear()
-        return Outcome(value, [])
-    raise RuntimeError("the mutation kept losing races; try again")
-
-
-def _sqlstate(exc: DBAPIError) -> str | None:
-    orig = exc.orig
-    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-
-
-def not_found(path: str, type_name: str, gid: Any) -> Outcome[Any]:
-    data = UserErrorData((path,), f"no {type_name} with id {gid!r}", ErrorCode.NOT_FOUND, gid)
-    return Outcome(None, [UserError.of(data)])
-
-
-def pk_of(type_name: str, gid: Any) -> int | None:
-    return decode(type_name, gid)
+from app.graphql.mutations.mutate import Outcome, Respond
 
 
 def given(obj: Any) -> dict[str, Any]:
@@ -89,7 +33,7 @@ def present(obj: Any) -> dict[str, Any]:
 
 
 async def load(info: Info, t: Any, pk: int | None) -> Any:
-    """A fresh record through the (just cleared) loaders; None when the caller cannot see it."""
+    """A record through the request's loaders; None when there is none or the caller cannot see it."""
     return None if pk is None else await info.context.loaders.by_id(t).load(pk)
 
 
@@ -112,12 +56,17 @@ class BulkPayload:
     )
 
 
-def deleted(type_name: str, outcome: Outcome[int]) -> DeletePayload:
-    gid = None if outcome.value is None else strawberry.ID(to_global_id(type_name, outcome.value))
-    return DeletePayload(deleted_id=gid, errors=outcome.errors)
+def deleted(type_name: str) -> Respond[int, DeletePayload]:
+    """The answer of a delete of a `type_name`: its global id (work returns the deleted pk)."""
+
+    async def respond(info: Info, outcome: Outcome[int]) -> DeletePayload:
+        gid = None if outcome.value is None else strawberry.ID(to_global_id(type_name, outcome.value))
+        return DeletePayload(deleted_id=gid, errors=outcome.errors)
+
+    return respond
 
 
-def bulk(outcome: Outcome[list[int]]) -> BulkPayload:
+async def bulk(info: Info, outcome: Outcome[list[int]]) -> BulkPayload:
     ids = [strawberry.ID(to_global_id("Opportunity", pk)) for pk in outcome.value or []]
     return BulkPayload(count=len(ids), ids=ids, errors=outcome.errors)
 
