@@ -53,6 +53,7 @@ from strawberry.schema.types.base_scalars import DecimalDefinition
 from strawberry.types.scalar import ScalarDefinition
 
 from app.errors import BadUserInput, QueryTooComplex
+from app.page_limits import page_rule, refuse_pages
 from app.settings import Settings
 
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
@@ -162,8 +163,8 @@ class Measure:
         for name in PAGE_ARGUMENTS:
             value = self._value(args.get(name))
             if isinstance(value, int) and not isinstance(value, bool):
-                # over the maximum is refused by the page planner (BAD_USER_INPUT, naming the
-                # maximum); here it only must not make the estimate explode
+                # over the maximum is refused by app.page_limits (naming the maximum, before
+                # this rule's error); here it only must not make the estimate explode
                 size = min(max(value, 0), self.budget.max_page_size)
         return self.budget.default_page_size if size is None else size
 
@@ -265,7 +266,8 @@ def budget_of(settings: Settings) -> Budget:
 
 def validation_rules(settings: Settings) -> list[type[ValidationRule]]:
     """Every document rule, built once for the schema's lifetime."""
-    return [measure_rule(budget_of(settings)), NoNulInStrings]
+    # page arguments first: a page over the maximum is named as such, not as a cost
+    return [page_rule(settings.max_page_size), measure_rule(budget_of(settings)), NoNulInStrings]
 
 
 # ---------------------------------------------------------------- before parsing and executing
@@ -355,7 +357,8 @@ def execution_limits(settings: Settings) -> type[SchemaExtension]:
 
     class ExecutionLimits(SchemaExtension):
         """Refuses what validation cannot see in variables: nesting too deep for the recursive
-        input coercion, NUL characters, filters too large to compile, page sizes over the cost budget.
+        input coercion, NUL characters, filters too large to compile, page arguments the planner
+        would refuse (app.page_limits), page sizes over the cost budget.
 
         (Documents nested too deeply are refused by graphql-core's parser itself.)"""
 
@@ -374,6 +377,11 @@ def execution_limits(settings: Settings) -> type[SchemaExtension]:
                     limit="max_filter_terms",
                 )
             if document is not None and _declares_variables(document):
+                schema = ctx.schema._schema
+                for refused in refuse_pages(
+                    schema, document, budget.max_page_size, variables, ctx.operation_name
+                ):
+                    raise refused
                 for error in measure(ctx.schema._schema, document, budget, variables, ctx.operation_name):
                     raise QueryTooComplex(error.message, limit=(error.extensions or {})["limit"])
             yield
