@@ -1,10 +1,11 @@
-"""Page arguments refused before anything runs: the page planner's own checks, at validation.
+"""A connection's arguments refused before anything runs: the list resolver's own checks, early.
 
 A connection's `orderBy` (no key twice, at most five), `first`/`last`/`offset` (signs, the
-maximum page size, the combinations) and `after`/`before` (a cursor this API issued) are
-refused by the planner when the connection's resolver runs. In a mutation's payload that
-is after the write committed: the caller was told "refused" about a write that happened.
-So the same checks run first, on the document:
+maximum page size, the combinations), `after`/`before` (a cursor this API issued) and
+`filter` (what compiling it refuses: contradictory operators, over-long lists and texts)
+are refused by the list resolver when it runs. In a mutation's payload that is after the
+write committed: the caller was told "refused" about a write that happened. So the same
+checks run first, on the document:
 
 - arguments written as literals in the validation pass (`page_rule`, one class per
   schema, so strawberry's ValidationCache keeps its verdict per document, which is right:
@@ -12,16 +13,16 @@ So the same checks run first, on the document:
 - arguments that name variables once per request with that request's coerced variables
   (`refuse_pages`, called by `execution_limits` before execution starts, like the cost).
 
-The refusals are the planner's exceptions turned into GraphQL errors, so the code, message
-and `extensions` are exactly the planner's; the planner keeps its checks as a defence in
-depth. Which ordering a cursor was issued for needs the list's sort keys (the entity's
-columns and its default order), known only to the resolver: that one stays at run time.
+The refusals are the resolver's exceptions turned into GraphQL errors, so the code, message
+and `extensions` are exactly the resolver's; it keeps its checks as a defence in depth.
+Two stay at run time only: which ordering a cursor was issued for (it needs the list's sort
+keys, its entity's columns and default order) and filter checks that read the database
+(a custom field filter against its definition's type).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import SimpleNamespace
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from graphql import (
@@ -45,30 +46,37 @@ from graphql import (
     visit,
 )
 from graphql.execution.values import get_variable_values
-from graphql.language import ValueNode
+from graphql.language import Node, ValueNode, Visitor
+from strawberry.types.arguments import convert_arguments
 
 from app.errors import GatewayError
 from app.graphql.lists import check_order
+from app.query.filters import compile_filter
 from app.query.order import read_cursor
 from app.query.pages import PageArgs, check_page
 
-# the arguments every connection takes that the planner refuses (`filter` is the compiler's)
-CHECKED = ("orderBy", "first", "after", "last", "before", "offset")
+# the arguments every connection takes; the list resolver refuses what is wrong with them
+CHECKED = ("filter", "orderBy", "first", "after", "last", "before", "offset")
 
 
 def _is_connection(field: GraphQLField) -> bool:
     return "first" in field.args and "after" in field.args
 
 
-def _names_variables(value: ValueNode) -> bool:
-    """Whether a value mentions a variable anywhere inside it."""
+def _variables(value: ValueNode) -> Iterator[str]:
+    """The names of the variables a value mentions, anywhere inside it."""
     if isinstance(value, VariableNode):
-        return True
-    if isinstance(value, ListValueNode):
-        return any(_names_variables(v) for v in value.values)
-    if isinstance(value, ObjectValueNode):
-        return any(_names_variables(f.value) for f in value.fields)
-    return False
+        yield value.name.value
+    elif isinstance(value, ListValueNode):
+        for item in value.values:
+            yield from _variables(item)
+    elif isinstance(value, ObjectValueNode):
+        for entry in value.fields:
+            yield from _variables(entry.value)
+
+
+def _checked(arguments: Iterable[ArgumentNode] | None) -> Iterator[ArgumentNode]:
+    return (a for a in arguments or () if a.name.value in CHECKED)
 
 
 def _value(arg: ArgumentNode | None, field: GraphQLField, variables: Mapping[str, Any] | None) -> Any:
@@ -79,28 +87,45 @@ def _value(arg: ArgumentNode | None, field: GraphQLField, variables: Mapping[str
     """
     if arg is None:
         return None
-    if variables is None and _names_variables(arg.value):
+    if variables is None and any(_variables(arg.value)):
         return None  # validation: the value is not known yet; refuse_pages checks it
     value = value_from_ast(arg.value, field.args[arg.name.value].type, dict(variables or {}))
     return None if value is Undefined else value
 
 
 def refusal(
-    node: FieldNode, field: GraphQLField, max_page_size: int, variables: Mapping[str, Any] | None
+    schema: GraphQLSchema,
+    node: FieldNode,
+    field: GraphQLField,
+    max_page_size: int,
+    variables: Mapping[str, Any] | None,
 ) -> GraphQLError | None:
-    """The planner's refusal of this connection field's arguments, in the planner's order."""
-    args = {a.name.value: a for a in node.arguments or () if a.name.value in CHECKED}
-    values = {name: _value(args.get(name), field, variables) for name in CHECKED}
+    """The list resolver's refusal of this connection field's arguments, in its order."""
+    args = {a.name.value: a for a in _checked(node.arguments)}
+    values = {
+        name: value for name, arg in args.items() if (value := _value(arg, field, variables)) is not None
+    }
+    definition = field.extensions.get("strawberry-definition")
+    strawberry_schema = getattr(schema, "_strawberry_schema", None)
+    if definition is None or strawberry_schema is None:
+        return None
+    # the Python values the resolver gets: strawberry's own conversion of the arguments
+    kw = convert_arguments(
+        values,
+        definition.arguments,
+        strawberry_schema.schema_converter.scalar_registry,
+        strawberry_schema.config,
+    )
     try:
-        if isinstance(values["orderBy"], list):
-            check_order([SimpleNamespace(field=key["field"]) for key in values["orderBy"]])
-        check_page(
-            PageArgs(values["first"], values["after"], values["last"], values["before"], values["offset"]),
-            max_page_size,
-        )
-        for name in ("after", "before"):
-            if isinstance(values[name], str):
-                read_cursor(values[name], name)
+        if kw.get("order_by"):
+            check_order(kw["order_by"])
+        page = PageArgs(kw.get("first"), kw.get("after"), kw.get("last"), kw.get("before"), kw.get("offset"))
+        check_page(page, max_page_size)
+        for name, cursor in (("after", page.after), ("before", page.before)):
+            if cursor is not None:
+                read_cursor(cursor, name)
+        if kw.get("filter") is not None:
+            compile_filter(kw["filter"])  # what it refuses needs no database
     except GatewayError as refused:
         culprit = args.get(str(refused.extensions.get("argument")), node)
         return GraphQLError(str(refused), culprit, extensions=refused.extensions)
@@ -115,9 +140,9 @@ class _PageArguments(ValidationRule):
         field = self.context.get_field_def()
         if field is None or not _is_connection(field):
             return
-        if self.variables is not None and not any(_names_variables(a.value) for a in node.arguments or ()):
+        if self.variables is not None and not any(any(_variables(a.value)) for a in _checked(node.arguments)):
             return  # literals only: the validation pass has checked them
-        error = refusal(node, field, self.max_page_size, self.variables)
+        error = refusal(self.context.schema, node, field, self.max_page_size, self.variables)
         if error is not None:
             self.report_error(error)
 
@@ -142,14 +167,33 @@ def refuse_pages(
     operation = get_operation_ast(document, operation_name)
     if not isinstance(operation, OperationDefinitionNode) or not operation.variable_definitions:
         return []
-    coerced = get_variable_values(schema, operation.variable_definitions, dict(raw_variables), max_errors=1)
-    if isinstance(coerced, list):
-        return []
     errors: list[GraphQLError] = []
     type_info = TypeInfo(schema)
     context = ValidationContext(schema, document, type_info, errors.append)
+    definitions = (operation, *context.get_recursively_referenced_fragments(operation))
+    used = _page_variables(definitions)
+    # only the variables page arguments name are coerced (again: execution coerces them all)
+    declared = [d for d in operation.variable_definitions if d.variable.name.value in used]
+    if not declared:
+        return []
+    coerced = get_variable_values(schema, declared, dict(raw_variables), max_errors=1)
+    if isinstance(coerced, list):
+        return []
     rule = _PageArguments(context)
     rule.max_page_size, rule.variables = max_page_size, coerced.coerced
-    for definition in (operation, *context.get_recursively_referenced_fragments(operation)):
+    for definition in definitions:
         visit(definition, TypeInfoVisitor(type_info, rule))
     return errors
+
+
+def _page_variables(definitions: Iterable[Node]) -> set[str]:
+    names: set[str] = set()
+
+    class Collect(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            if node.name.value in CHECKED:
+                names.update(_variables(node.value))
+
+    for definition in definitions:
+        visit(definition, Collect())
+    return names

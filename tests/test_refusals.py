@@ -101,6 +101,20 @@ CASES = [
         "`orderBy` names AMOUNT more than once",
     ),
     (
+        'filter: {amount: {isNull: true, eq: "5"}}',
+        "",
+        {},
+        bad("filter"),
+        "`filter.amount`: `isNull: true` contradicts eq",
+    ),
+    (
+        "filter: {or: [{title: {eq: $t}}, {stage: {name: {in: $names}}}]}",
+        ", $t: String, $names: [String!]",
+        {"t": "x", "names": ["n"] * 1001},
+        bad("filter"),
+        "`filter.or[1].stage.name.in` has 1001 values",
+    ),
+    (
         "orderBy: $o",
         ", $o: [OpportunityOrder!]",
         {
@@ -142,6 +156,7 @@ async def test_the_same_payloads_with_good_arguments_write(api: Api, engine, dea
         (f'before: "{cursor}"', "", {}),
         ("orderBy: [{field: TITLE}, {field: AMOUNT, direction: DESC}]", "", {}),
         ("first: $n", ", $n: Int", {"n": None}),
+        ('filter: {amount: {isNull: $null, ne: "5"}}', ", $null: Boolean", {"null": True}),
     ]
     for version, (args, declared, variables) in enumerate(accepted, start=2):
         out = (await api(update(args, declared), {"id": deal.id, **variables}))["updateOpportunity"]
