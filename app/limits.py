@@ -53,7 +53,7 @@ from strawberry.schema.types.base_scalars import DecimalDefinition
 from strawberry.types.scalar import ScalarDefinition
 
 from app.errors import BadUserInput, QueryTooComplex
-from app.page_limits import page_rule, refuse_pages
+from app.page_limits import field_nodes, page_rule, refuse_pages
 from app.settings import Settings
 
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
@@ -332,20 +332,12 @@ def _ast_terms(node: Any, variables: Mapping[str, Any], key: str | None = None) 
     return 0
 
 
-def _field_nodes(selections: SelectionSetNode | None) -> Iterator[FieldNode]:
-    for node in selections.selections if selections else ():
-        if isinstance(node, FieldNode):
-            yield node
-        if not isinstance(node, FragmentSpreadNode):
-            yield from _field_nodes(node.selection_set)
-
-
 def largest_filter(document: DocumentNode, variables: Mapping[str, Any]) -> int:
     """Terms of the largest `filter` argument in the document (each field node seen once)."""
     largest = 0
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
-            for field in _field_nodes(definition.selection_set):
+            for field in field_nodes(definition.selection_set):
                 for arg in field.arguments or ():
                     if arg.name.value == FILTER_ARGUMENT:
                         largest = max(largest, _ast_terms(arg.value, variables))
