@@ -231,7 +231,7 @@ def _export_schema(args: argparse.Namespace) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    import uvicorn
+    from app.serve import serve
 
     if args.demo:
         os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
@@ -246,14 +246,7 @@ def _serve(args: argparse.Namespace) -> None:
             "-H 'Content-Type: application/json' -d '{\"query\":\"{ viewer { displayName } }\"}'\n",
             flush=True,
         )
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="info",
-    )
+    serve(args.host, args.port, args.workers)
 
 
 def _prepare_demo(opportunities: int) -> str:

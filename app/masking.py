@@ -2,28 +2,27 @@
 
 Errors the gateway means to send (GatewayError subclasses, the limit rules, graphql-core's
 own parse, validation and input-coercion errors) keep their message and get a code.
-Anything else is a bug or an outage: the caller gets INTERNAL_SERVER_ERROR and the
-request id, and the log gets the exception with its traceback under the same id.
+A database that cannot be reached is an outage: SERVICE_UNAVAILABLE, logged once per burst
+by the view (app/outages.py). Anything else is a bug: the caller gets INTERNAL_SERVER_ERROR
+and the request id, and the log gets the exception with its traceback under the same id.
 """
 
 from __future__ import annotations
 
 import logging
 from contextvars import ContextVar
-from typing import Any
 
-import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError
 
-from app.errors import GatewayError
-from app.limits import QUERY_TOO_COMPLEX
+from app.errors import Code, GatewayError
+from app.outages import is_outage
 
 log = logging.getLogger("opportunity_gateway.errors")
 
 # Set by the request-id middleware for the whole request, read where errors are logged.
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
-INTERNAL = "INTERNAL_SERVER_ERROR"
+UNAVAILABLE_MESSAGE = "The database cannot be reached; retry in a few seconds."
 MASKED_MESSAGE = "Unexpected error. It was logged; quote the request id when reporting it."
 # Messages graphql-core gives input that does not coerce to the declared types.
 _INPUT_PREFIXES = ("Variable '$", "Expected value of type", "Expected type", "Argument '")
@@ -42,7 +41,7 @@ def code_of(error: GraphQLError) -> str | None:
     if isinstance(error, GraphQLSyntaxError) or error.message.startswith("Syntax Error"):
         # graphql-core's own guards: the token limit, and its nesting limit for the parser
         too_much = any(text in error.message for text in _PARSER_LIMITS)
-        return QUERY_TOO_COMPLEX if too_much else "GRAPHQL_PARSE_FAILED"  # the limit: see _limit_of
+        return Code.QUERY_TOO_COMPLEX if too_much else "GRAPHQL_PARSE_FAILED"  # the limit: see _limit_of
     if error.message.startswith(_INPUT_PREFIXES) or " cannot represent " in error.message:
         return "BAD_USER_INPUT"  # a literal argument of the wrong type or out of range
     return "GRAPHQL_VALIDATION_FAILED"
@@ -71,7 +70,7 @@ def _limit_of(error: GraphQLError) -> dict[str, str]:
 
 def _with(error: GraphQLError, message: str, code: str) -> GraphQLError:
     extensions = {**(error.extensions or {}), "code": code}
-    if code == QUERY_TOO_COMPLEX and "limit" not in extensions:
+    if code == Code.QUERY_TOO_COMPLEX and "limit" not in extensions:
         extensions.update(_limit_of(error))
     return GraphQLError(
         message, error.nodes, error.source, error.positions, error.path, error.original_error, extensions
@@ -82,6 +81,8 @@ def policed(error: GraphQLError) -> GraphQLError:
     code = code_of(error)
     if code is not None:
         return error if (error.extensions or {}).get("code") == code else _with(error, error.message, code)
+    if is_outage(error.original_error):
+        return _with(error, UNAVAILABLE_MESSAGE, Code.SERVICE_UNAVAILABLE)
     refusal = _refusal(error)
     if refusal is not None:
         log.info("refused input (request %s): %s", request_id.get(), error.original_error)
@@ -100,7 +101,7 @@ def policed(error: GraphQLError) -> GraphQLError:
         error.source,
         error.positions,
         error.path,
-        extensions={"code": INTERNAL, "requestId": rid},
+        extensions={"code": Code.INTERNAL_SERVER_ERROR, "requestId": rid},
     )
 
 
@@ -112,14 +113,3 @@ def police(errors: list[GraphQLError] | None) -> list[GraphQLError] | None:
     the operation by exception, past any extension's post-processing.
     """
     return [policed(e) for e in errors] if errors else errors
-
-
-class GatewaySchema(strawberry.Schema):
-    """Strawberry's schema minus its own error logging: `police` logs what needs logging.
-
-    (Strawberry logs every error with a traceback, validation errors included, and
-    before masking; the caller's mistakes are not incidents.)
-    """
-
-    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        return None

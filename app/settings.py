@@ -45,12 +45,20 @@ class Settings:
     max_body_bytes: int = 1_000_000
     max_batch_operations: int = 1
     request_timeout_seconds: float = 15.0
+    # a declared body must arrive within this, else 408 (a slow or stalled upload holds a connection)
+    body_timeout_seconds: float = 10.0
+    # /healthz gives up on the database after this and answers 503: a probe must answer within 1 s
+    health_timeout_seconds: float = 0.8
+    # what `Retry-After` tells a caller refused because the database cannot be reached
+    retry_after_seconds: int = 5
     introspection: bool = True
     graphiql: bool = True
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     # per API key; "" turns rate limiting off
     rate_limit: str = "600/minute"
     rate_limit_storage: str = "memory://"
+    # failed API-key attempts per client address; over it, 429 before the key is looked up
+    auth_failure_limit: str = "20/minute"
     db_pool_size: int = 10
     log_level: str = "INFO"
 
@@ -69,11 +77,15 @@ class Settings:
             max_body_bytes=_int("OG_MAX_BODY_BYTES", d.max_body_bytes),
             max_batch_operations=_int("OG_MAX_BATCH_OPERATIONS", d.max_batch_operations),
             request_timeout_seconds=_float("OG_REQUEST_TIMEOUT", d.request_timeout_seconds),
+            body_timeout_seconds=_float("OG_BODY_TIMEOUT", d.body_timeout_seconds),
+            health_timeout_seconds=_float("OG_HEALTH_TIMEOUT", d.health_timeout_seconds),
+            retry_after_seconds=_int("OG_RETRY_AFTER", d.retry_after_seconds),
             introspection=_bool("OG_INTROSPECTION", d.introspection),
             graphiql=_bool("OG_GRAPHIQL", d.graphiql),
             cors_origins=_list("OG_CORS_ORIGINS"),
             rate_limit=os.environ.get("OG_RATE_LIMIT", d.rate_limit),
             rate_limit_storage=os.environ.get("OG_RATE_LIMIT_STORAGE") or d.rate_limit_storage,
+            auth_failure_limit=os.environ.get("OG_AUTH_FAILURE_LIMIT", d.auth_failure_limit),
             db_pool_size=_int("OG_DB_POOL_SIZE", d.db_pool_size),
             log_level=os.environ.get("OG_LOG_LEVEL", d.log_level),
         )

@@ -167,10 +167,11 @@ async def test_unknown_paths_and_methods_answer_json_with_a_code(api: Api) -> No
 async def test_a_failure_outside_graphql_is_a_masked_500_with_the_request_id(
     api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from app.main import GraphQLApp
+    from app.graphql.view import GraphQLApp
 
     async def broken(*_: Any, **__: Any) -> Any:
-        raise ConnectionError("postgresql://og:hunter2@db/prod refused")
+        # not a ConnectionError: an unreachable database is a 503 (tests/test_outages.py)
+        raise RuntimeError("postgresql://og:hunter2@db/prod said no")
 
     monkeypatch.setattr(GraphQLApp, "get_context", broken)
     with caplog.at_level(logging.ERROR, logger="opportunity_gateway"):

@@ -25,9 +25,10 @@ from app.graphql.opportunities import Opportunity, OpportunityQueries
 from app.graphql.permissions import OperationRoles
 from app.graphql.pipelines import Pipeline, Stage
 from app.graphql.relations import connection_field, decode_id, install_lean_resolvers
+from app.graphql.scalars import DECIMAL
 from app.graphql.users import Organization, User
-from app.limits import DECIMAL, execution_limits, validation_rules
-from app.masking import GatewaySchema
+from app.graphql.view import GatewaySchema
+from app.limits import execution_limits, validation_rules
 from app.settings import Settings
 
 NODE_TYPES: dict[str, Any] = {

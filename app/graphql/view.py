@@ -1,0 +1,249 @@
+"""The GraphQL endpoint: strawberry's ASGI view with our context, limits, media types and status codes.
+
+A request reaches it authenticated (app/middleware.py). Here its body is parsed (only a JSON
+object is a GraphQL request), its operations run under the request time limit, every error
+is coded and masked (app/masking.py), and the HTTP status is chosen: GraphQL-over-HTTP's
+rules for `application/graphql-response+json`, 503 for an outage, 504 for a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+import strawberry
+from cross_web import HTTPException
+from graphql import GraphQLError, OperationDefinitionNode, parse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
+
+from app.errors import Code
+from app.graphql.context import Context, Database
+from app.graphql.loaders import Loaders
+from app.masking import police, request_id
+from app.middleware import send_error, send_unavailable
+from app.outages import Outages, is_outage
+from app.settings import Settings
+from app.tenancy import Principal
+
+log = logging.getLogger("opportunity_gateway")
+
+# What an unauthenticated GraphiQL page load runs as: an organization that does not exist.
+NOBODY = Principal(organization_id=0, user_id=0, roles=frozenset())
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+_JSON_WHITESPACE = b" \t\r\n"
+
+# strawberry's refusals of the HTTP request itself, as (status, code) by their reason
+_HTTP_REFUSALS = {
+    "Unsupported content type": (415, Code.BAD_REQUEST),
+    "Too many operations": (400, Code.QUERY_TOO_COMPLEX),
+    "Not Found": (404, Code.NOT_FOUND),  # the GraphiQL page when it is switched off
+}
+
+
+class GatewaySchema(strawberry.Schema):
+    """Strawberry's schema minus its own error logging: the view's `police` logs what needs logging.
+
+    (Strawberry logs every error with a traceback, validation errors included, and
+    before masking; the caller's mistakes are not incidents, and an outage is logged once.)
+    """
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        return None
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context, orjson, GraphQL-over-HTTP media types, JSON errors."""
+
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        outages: Outages,
+    ) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.graphiql else None,
+            allow_queries_via_get=True,
+        )
+        self.settings = settings
+        self.sessions = sessions
+        self.outages = outages
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as exc:
+            await self._refuse(send, exc)
+            return
+        except Exception as error:  # the context or a hook reaching a database that is down
+            if not is_outage(error):
+                raise
+            await send_unavailable(send, self.outages, error, "the GraphQL view")
+            return
+        await response(scope, receive, send)
+
+    async def _refuse(self, send: Send, exc: HTTPException) -> None:
+        reason = str(exc.reason)
+        if reason.startswith("mutations are not allowed"):
+            # GraphQL over HTTP: GET is for queries; a mutation must be POSTed
+            await send_error(
+                send, 405, "Mutations must be sent with POST.", Code.BAD_REQUEST, [(b"allow", b"POST")]
+            )
+            return
+        status, code = _HTTP_REFUSALS.get(reason, (exc.status_code, Code.BAD_REQUEST))
+        if reason == "Unsupported content type":
+            reason = "Send GraphQL requests as `application/json` (POST) or as URL parameters (GET)."
+        elif reason == "Too many operations":
+            reason = (
+                f"A batch may hold at most {self.settings.max_batch_operations} operations "
+                "(OG_MAX_BATCH_OPERATIONS)."
+            )
+        await send_error(send, status, reason, code)
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Strawberry's parsing, after making sure a JSON body is an object (or, batching, objects).
+
+        Strawberry calls `.get` on whatever the JSON was: `null`, `"x"` or `42` were a 500.
+        """
+        if request.method == "POST" and "application/json" in (request.content_type or ""):
+            body = (await request.get_body()).lstrip(_JSON_WHITESPACE)  # starlette caches the body
+            if body[:1] != b"{" and not (body[:1] == b"[" and self._batch_of_objects(body)):
+                self.parse_json(body)  # malformed JSON keeps strawberry's own refusal
+                raise HTTPException(
+                    400,
+                    'The body must be a JSON object: {"query": …, "variables": …}'
+                    + (", or an array of them." if self.schema.config.batching_config else "."),
+                )
+        return await super().parse_http_body(request)
+
+    def _batch_of_objects(self, body: bytes) -> bool:
+        if self.schema.config.batching_config is None:
+            return True  # strawberry refuses a batch itself ("Batching is not enabled")
+        data = self.parse_json(body)
+        return isinstance(data, list) and bool(data) and all(isinstance(item, dict) for item in data)
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        principal = request.scope.get("state", {}).get("principal", NOBODY)
+        db = Database(self.sessions, principal)
+        loaders = Loaders(
+            db,
+            default_page_size=self.settings.default_page_size,
+            max_page_size=self.settings.max_page_size,
+        )
+        return Context(
+            request=request,
+            settings=self.settings,
+            principal=principal,
+            db=db,
+            loaders=loaders,
+            response=response,
+        )
+
+    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        """The operation(s) of one request, stopped (and a mutation rolled back) at the time limit."""
+        seconds = self.settings.request_timeout_seconds
+        try:
+            async with asyncio.timeout(seconds) as deadline:
+                return await super().execute_operation(*args, **kwargs)
+        except TimeoutError:
+            if not deadline.expired():
+                raise  # a TimeoutError from inside, not our deadline
+            log.warning(
+                "request %s (operation %s) ran past the %g s limit (OG_REQUEST_TIMEOUT) and was cancelled",
+                request_id.get(),
+                _operation_names(kwargs.get("request_data")),
+                seconds,
+            )
+            message = f"The request took longer than the limit of {seconds:g} s (OG_REQUEST_TIMEOUT)."
+            error = GraphQLError(message, extensions={"code": Code.TIMEOUT, "limit": "request_timeout"})
+            return ExecutionResult(data=None, errors=[error])
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> Any:
+        result.errors = police(result.errors)
+        unavailable = [
+            e for e in result.errors or () if (e.extensions or {}).get("code") == Code.SERVICE_UNAVAILABLE
+        ]
+        if unavailable:
+            self.outages.record(unavailable[0].original_error or unavailable[0], "a resolver")
+        else:
+            self.outages.recovered()
+        return await super().process_result(request, result)
+
+    async def get_sub_response(self, request: Any) -> Response:
+        sub = await super().get_sub_response(request)
+        accept = request.headers.get("accept", "")
+        sub.media_type = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in accept else "application/json"
+        return sub
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        if isinstance(response_data, dict):
+            status = _status(response_data, str(sub_response.media_type))
+            if status == 400:  # a request error: GraphQL over HTTP says no `data` at all
+                response_data.pop("data", None)
+            if status != 200:
+                sub_response.status_code = status
+            if status == 503:
+                sub_response.headers["retry-after"] = str(self.outages.retry_after)
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = str(sub_response.media_type)
+        return response
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson: fast, refuses NaN/Infinity literals, and stops at 1024 levels of nesting
+        # with a decode error instead of a RecursionError
+        return orjson.loads(data)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+
+def _status(response: dict[str, Any], media_type: str) -> int:
+    """The HTTP status of one result.
+
+    An outage is 503 and a timeout that left nothing to answer 504, whatever the media type.
+    Under `application/graphql-response+json` a request error (the document did not parse or
+    validate, or the variables did not coerce: no data, no error with a path) is 400; under
+    `application/json` it stays 200, as clients of that media type expect.
+    """
+    errors = response.get("errors") or []
+    codes = {(e.get("extensions") or {}).get("code") for e in errors}
+    if Code.SERVICE_UNAVAILABLE in codes:
+        return 503
+    if response.get("data") is not None or not errors:
+        return 200
+    if Code.TIMEOUT in codes:
+        return 504
+    if media_type == GRAPHQL_RESPONSE and not any("path" in e for e in errors):
+        return 400
+    return 200
+
+
+def _operation_names(request_data: Any) -> str:
+    """The operation name(s) of a request, for the log: given, else read from the document."""
+    items = request_data if isinstance(request_data, list) else [request_data]
+    return ",".join(_operation_name(item) for item in items if item is not None) or "-"
+
+
+def _operation_name(data: GraphQLRequestData) -> str:
+    if data.operation_name:
+        return str(data.operation_name)
+    try:
+        operations = [
+            d for d in parse(data.query or "").definitions if isinstance(d, OperationDefinitionNode)
+        ]
+    except GraphQLError:
+        return "-"
+    named = [op.name.value for op in operations if op.name is not None]
+    return named[0] if len(operations) == 1 and named else "<anonymous>"
