@@ -49,6 +49,7 @@ from graphql.language import ValueNode
 from strawberry.extensions import SchemaExtension
 
 from app.errors import BadUserInput, QueryTooComplex
+from app.page_limits import field_nodes, page_rule, refuse_pages
 from app.settings import Settings
 
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
@@ -158,8 +159,8 @@ class Measure:
         for name in PAGE_ARGUMENTS:
             value = self._value(args.get(name))
             if isinstance(value, int) and not isinstance(value, bool):
-                # over the maximum is refused by the page planner (BAD_USER_INPUT, naming the
-                # maximum); here it only must not make the estimate explode
+                # over the maximum is refused by app.page_limits (naming the maximum, before
+                # this rule's error); here it only must not make the estimate explode
                 size = min(max(value, 0), self.budget.max_page_size)
         return self.budget.default_page_size if size is None else size
 
@@ -261,7 +262,8 @@ def budget_of(settings: Settings) -> Budget:
 
 def validation_rules(settings: Settings) -> list[type[ValidationRule]]:
     """Every document rule, built once for the schema's lifetime."""
-    return [measure_rule(budget_of(settings)), NoNulInStrings]
+    # page arguments first: a page over the maximum is named as such, not as a cost
+    return [page_rule(settings.max_page_size), measure_rule(budget_of(settings)), NoNulInStrings]
 
 
 # ---------------------------------------------------------------- before parsing and executing
@@ -326,20 +328,12 @@ def _ast_terms(node: Any, variables: Mapping[str, Any], key: str | None = None) 
     return 0
 
 
-def _field_nodes(selections: SelectionSetNode | None) -> Iterator[FieldNode]:
-    for node in selections.selections if selections else ():
-        if isinstance(node, FieldNode):
-            yield node
-        if not isinstance(node, FragmentSpreadNode):
-            yield from _field_nodes(node.selection_set)
-
-
 def largest_filter(document: DocumentNode, variables: Mapping[str, Any]) -> int:
     """Terms of the largest `filter` argument in the document (each field node seen once)."""
     largest = 0
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
-            for field in _field_nodes(definition.selection_set):
+            for field in field_nodes(definition.selection_set):
                 for arg in field.arguments or ():
                     if arg.name.value == FILTER_ARGUMENT:
                         largest = max(largest, _ast_terms(arg.value, variables))
@@ -351,7 +345,8 @@ def execution_limits(settings: Settings) -> type[SchemaExtension]:
 
     class ExecutionLimits(SchemaExtension):
         """Refuses what validation cannot see in variables: nesting too deep for the recursive
-        input coercion, NUL characters, filters too large to compile, page sizes over the cost budget.
+        input coercion, NUL characters, filters too large to compile, page arguments the planner
+        would refuse (app.page_limits), page sizes over the cost budget.
 
         (Documents nested too deeply are refused by graphql-core's parser itself.)"""
 
@@ -370,6 +365,11 @@ def execution_limits(settings: Settings) -> type[SchemaExtension]:
                     limit="max_filter_terms",
                 )
             if document is not None and _declares_variables(document):
+                schema = ctx.schema._schema
+                for refused in refuse_pages(
+                    schema, document, budget.max_page_size, variables, ctx.operation_name
+                ):
+                    raise refused
                 for error in measure(ctx.schema._schema, document, budget, variables, ctx.operation_name):
                     raise QueryTooComplex(error.message, limit=(error.extensions or {})["limit"])
             yield

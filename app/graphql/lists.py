@@ -42,7 +42,7 @@ def order_keys(
     spec: query.FilterSpec, order_by: list[Any] | None, default: Sequence[tuple[str, bool]] | None = None
 ) -> list[query.OrderKey]:
     if order_by:
-        _check_order(order_by)
+        check_order(order_by)
         keys = [
             query.OrderKey(
                 spec.order_expr(o.field.value),
@@ -62,7 +62,7 @@ def order_keys(
 MAX_ORDER_KEYS = 5
 
 
-def _check_order(order_by: list[Any]) -> None:
+def check_order(order_by: list[Any]) -> None:
     """A key named twice contradicts itself (or repeats); a long list is a runaway sort."""
     names = [o.field.value for o in order_by]
     twice = sorted({n for n in names if names.count(n) > 1})

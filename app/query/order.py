@@ -118,13 +118,21 @@ def encode_cursor(keys: Sequence[OrderKey], values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(payload).decode().rstrip("=")
 
 
-def decode_cursor(keys: Sequence[OrderKey], cursor: str, arg: str) -> list[Any]:
+def read_cursor(cursor: str, arg: str) -> tuple[Any, list[Any]]:
+    """A cursor's ordering signature and key values; BAD_USER_INPUT when it is not one of ours.
+
+    Needs no ordering, so the validation pass (app.page_limits) refuses a malformed cursor
+    before a mutation runs; which ordering it belongs to is checked by `decode_cursor`."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         signature, values = orjson.loads(raw)
-        decoded = [_decode_value(v) for v in values]
+        return signature, [_decode_value(v) for v in values]
     except (ValueError, TypeError, InvalidOperation, orjson.JSONDecodeError) as exc:
         raise BadUserInput(f"`{arg}` is not a cursor this API issued", argument=arg) from exc
+
+
+def decode_cursor(keys: Sequence[OrderKey], cursor: str, arg: str) -> list[Any]:
+    signature, decoded = read_cursor(cursor, arg)
     if signature != _signature(keys) or len(decoded) != len(keys):
         raise BadUserInput(f"`{arg}` was issued for another ordering; start again without it", argument=arg)
     return decoded

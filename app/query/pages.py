@@ -37,7 +37,7 @@ class PagePlan:
 
 
 def plan_page(page: PageArgs, keys: list[OrderKey], *, default_size: int, max_size: int) -> PagePlan:
-    _check_page(page, max_size)
+    check_page(page, max_size)
     backward = page.last is not None
     limit = page.last if backward else page.first
     if limit is None:
@@ -59,7 +59,8 @@ def plan_page(page: PageArgs, keys: list[OrderKey], *, default_size: int, max_si
     )
 
 
-def _check_page(page: PageArgs, max_size: int) -> None:
+def check_page(page: PageArgs, max_size: int) -> None:
+    """Signs, the maximum and the combinations; also run at validation (app.page_limits)."""
     for name in ("first", "last", "offset"):
         value = getattr(page, name)
         if value is not None and value < 0:
