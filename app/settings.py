@@ -53,6 +53,8 @@ class Settings:
     rate_limit_storage: str = "memory://"
     db_pool_size: int = 10
     log_level: str = "INFO"
+    # the planned executor (app/graphql/executor.py); false runs stock graphql-core
+    compiled_executor: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -76,6 +78,7 @@ class Settings:
             rate_limit_storage=os.environ.get("OG_RATE_LIMIT_STORAGE") or d.rate_limit_storage,
             db_pool_size=_int("OG_DB_POOL_SIZE", d.db_pool_size),
             log_level=os.environ.get("OG_LOG_LEVEL", d.log_level),
+            compiled_executor=_bool("OG_COMPILED_EXECUTOR", d.compiled_executor),
         )
 
     def with_(self, **changes: object) -> Settings:
