@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
@@ -47,7 +47,7 @@ def operations(
     draw: st.DrawFn,
     schema: GraphQLSchema,
     *,
-    ids: Sequence[str] = ("1",),
+    ids: Mapping[str, Sequence[str]] | None = None,
     depth: int = 3,
     width: int = 4,
     roots: Sequence[str] | None = None,
@@ -55,23 +55,29 @@ def operations(
     """A valid query and its variables: random fields, aliases, directives on variables, fragments.
 
     Fields with an argument the generator cannot fill are left out; `first` is always given
-    (0-3), so pages stay small. Every field with arguments gets an alias of its own, the
-    others may repeat (in fragments too), which exercises field merging.
+    (0-3), so pages stay small; other optional arguments are given only when they are
+    booleans, enums or `offset` (cursors and ids made up at random are only refused).
+    An `ID` argument takes an id of the field's type from `ids` (type name -> ids, ""
+    for any type). Every field with arguments gets an alias of its own, the others may
+    repeat (in fragments too), which exercises field merging.
     """
+    known = ids or {"": ["1"]}
     variables: list[str] = []
     fragments: list[str] = []
     aliases = itertools.count()
 
     def directive() -> str:
-        r = draw(st.integers(0, 5))
+        r = draw(st.integers(0, 9))
         if r > 1:
             return ""
         if not variables or draw(st.booleans()):
             variables.append(f"v{len(variables)}")
-        name = draw(st.sampled_from(variables))
+            name = variables[-1]  # declared only when used: unused variables are invalid
+        else:
+            name = draw(st.sampled_from(variables))
         return f" @{'include' if r == 0 else 'skip'}(if: ${name})"
 
-    def value(t: Any, name: str) -> str | None:
+    def value(t: Any, name: str, returns: str) -> str | None:
         named = get_named_type(t)
         if isinstance(named, GraphQLEnumType):
             return draw(st.sampled_from(sorted(named.values)))
@@ -83,15 +89,18 @@ def operations(
             case "String":
                 return draw(st.sampled_from(['""', '"a"', '"Acme"']))
             case "ID":
-                return f'"{draw(st.sampled_from(list(ids)))}"'
+                return f'"{draw(st.sampled_from(list(known.get(returns) or known[""])))}"'
         return None
 
     def arguments(field: Any) -> str | None:
         parts = []
+        returns = get_named_type(field.type).name
         for name, arg in field.args.items():
             required = isinstance(arg.type, GraphQLNonNull) and arg.default_value is Undefined
-            if name == "first" or required or draw(st.integers(0, 3)) == 0:
-                literal = value(arg.type, name) if not str(arg.type).startswith("[") else None
+            optional = name == "offset" or get_named_type(arg.type).name == "Boolean"
+            optional = optional or isinstance(get_named_type(arg.type), GraphQLEnumType)
+            if name == "first" or required or (optional and draw(st.integers(0, 2)) == 0):
+                literal = value(arg.type, name, returns) if not str(arg.type).startswith("[") else None
                 if literal is None:
                     if required:
                         return None
@@ -123,7 +132,7 @@ def operations(
 
     def fields_of(t: Any, level: int) -> str:
         names = sorted(t.fields)
-        chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=width))
+        chosen = draw(st.lists(st.sampled_from(names), min_size=1 + (level == 1), max_size=width))
         parts = []
         for name in chosen:
             field = t.fields[name]
@@ -537,7 +546,7 @@ RUN = settings(
 
 
 @RUN
-@given(operations(STOCK_SCHEMA._schema, ids=["1"], depth=4))
+@given(operations(STOCK_SCHEMA._schema, depth=4))
 def test_random_operations_give_the_same_results(operation: tuple[str, dict[str, bool]]) -> None:
     asyncio.run(both(*operation))
 
