@@ -36,8 +36,9 @@ from hypothesis import strategies as st
 from hypothesis_graphql import from_schema
 from strawberry.extensions import SchemaExtension
 
-from app.graphql import executor as compiled
-from app.graphql.executor import LEAF, LIST, OBJECT, STOCK, TYPENAME, CompiledExecutor, compile_field
+from app.graphql import field_plans as compiled
+from app.graphql.executor import CompiledExecutor
+from app.graphql.field_plans import LEAF, LIST, OBJECT, STOCK, TYPENAME, compile_field
 
 # ---------------------------------------------------------------- random operations
 
