@@ -63,6 +63,8 @@ class Settings:
     auth_failure_limit: str = "20/minute"
     db_pool_size: int = 10
     log_level: str = "INFO"
+    # the planned executor (app/graphql/executor.py); false runs stock graphql-core
+    compiled_executor: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -91,6 +93,7 @@ class Settings:
             auth_failure_limit=os.environ.get("OG_AUTH_FAILURE_LIMIT", d.auth_failure_limit),
             db_pool_size=_int("OG_DB_POOL_SIZE", d.db_pool_size),
             log_level=os.environ.get("OG_LOG_LEVEL", d.log_level),
+            compiled_executor=_bool("OG_COMPILED_EXECUTOR", d.compiled_executor),
         )
 
     def with_(self, **changes: object) -> Settings:

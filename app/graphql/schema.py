@@ -18,6 +18,7 @@ from app.graphql.common import GlobalID, Node, from_global_id
 from app.graphql.context import Info
 from app.graphql.custom_fields import CustomFieldDefinition
 from app.graphql.customers import Contact, Customer
+from app.graphql.executor import CompiledExecutor
 from app.graphql.items import OpportunityItem
 from app.graphql.lookups import Channel, CloseReason, Lead, OpportunityType
 from app.graphql.mutations import Mutation
@@ -145,6 +146,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions=extensions,
         config=StrawberryConfig(batching_config=batching),  # type: ignore[typeddict-item]
         scalar_overrides={Decimal: DECIMAL},
+        execution_context_class=CompiledExecutor if settings.compiled_executor else None,
     )
     install_lean_resolvers(schema)
     return schema

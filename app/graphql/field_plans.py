@@ -1,0 +1,200 @@
+"""Plans of collected selection sets: what the compiled executor knows about a field before any row.
+
+A `FieldPlan` says how one response key of one collected selection set is executed: the
+field definition and resolver, whether the resolver needs an info object (strawberry's
+"basic" attribute resolvers ignore it, and are read as one `getattr`), the shape of the
+return type (leaf, object, list of leaves or objects) with its serializer, or STOCK when
+graphql-core's `execute_field` must run it: arguments (strawberry converts them),
+abstract types, lists of lists, directives other than @include/@skip, object types with
+an `is_type_of` of their own.
+
+Plans are cached per schema, per operation (its document text and position in it), in a
+bounded LRU: `OPERATIONS_CACHED` operations, each at most `SHAPES_PER_OPERATION` selection
+set shapes (a document with many @include variables can have many); beyond that plans are
+compiled per request and not kept. A shape is which field nodes (by position in the
+document) made each response key, so the plan chosen always matches the fields graphql-core
+collected with this request's variables. Documents parsed without locations are planned
+per request.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from graphql import (
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    is_leaf_type,
+    is_object_type,
+)
+from graphql.execution.collect_fields import GroupedFieldSet
+from graphql.language import FieldNode
+from graphql.type.scalars import serialize_boolean, serialize_id, serialize_string
+from strawberry.types.field import StrawberryField
+
+OPERATIONS_CACHED = 256
+SHAPES_PER_OPERATION = 512
+
+# How a field is executed (FieldPlan.kind).
+STOCK = 0  # graphql-core's execute_field
+TYPENAME = 1  # __typename of an object type: its name
+LEAF = 2  # scalar or enum
+OBJECT = 3  # object type with a sub-selection
+LIST = 4  # list of leaves or of objects
+
+_SELECTION_DIRECTIVES = frozenset({"include", "skip"})  # already applied by field collection
+
+
+class FieldPlan:
+    """What is known about one collected field before any row is seen."""
+
+    __slots__ = (
+        "attr",
+        "coerce",
+        "field_def",
+        "is_type_of",
+        "item_kind",
+        "item_nonnull",
+        "item_type",
+        "kind",
+        "nonnull",
+        "object_type",
+        "pass_info",
+        "resolve",
+        "return_type",
+        "same",
+    )
+
+    def __init__(self, kind: int, field_def: GraphQLField | None = None) -> None:
+        self.kind = kind
+        self.field_def = field_def
+        self.return_type: Any = field_def.type if field_def is not None else None
+        self.nonnull = False
+        self.resolve: Any = field_def.resolve if field_def is not None else None
+        # strawberry's resolver of a field without resolver nor extensions ignores `info`
+        self.pass_info = not getattr(self.resolve, "_is_default", False)
+        self.attr = None if self.pass_info else _attribute_of(self.resolve)
+        self.coerce: Any = None
+        self.same: type | None = None  # values of this exact type the serializer returns as they are
+        self.object_type: Any = None
+        self.is_type_of: Any = None
+        self.item_kind = STOCK
+        self.item_type: Any = None
+        self.item_nonnull = False
+
+
+def _attribute_of(resolve: Any) -> str | None:
+    """The attribute strawberry's basic resolver reads, when reading it directly is the same thing.
+
+    Its `_get_basic_result` calls `field.get_result(source, None, [], {})`, which for a field
+    without resolver is `field.default_resolver(source, field.python_name)`: `getattr`
+    unless configured otherwise. Three calls per field and row, for one `getattr`.
+    """
+    for cell in getattr(resolve, "__closure__", None) or ():
+        field = cell.cell_contents
+        if isinstance(field, StrawberryField):
+            plain = type(field).get_result is StrawberryField.get_result
+            if plain and field.base_resolver is None and field.default_resolver is getattr:
+                return field.python_name
+    return None
+
+
+# graphql-core's serializers that return a value of this exact type unchanged
+_IDENTITY = {serialize_string: str, serialize_id: str, serialize_boolean: bool}
+
+
+def _is_strawberry_type_check(is_type_of: Any) -> bool:
+    # strawberry's generated `is_type_of` is a synchronous isinstance check that ignores info
+    return getattr(is_type_of, "__qualname__", "").endswith("_get_is_type_of.<locals>.is_type_of")
+
+
+def _object_ok(t: GraphQLObjectType) -> bool:
+    return t.is_type_of is None or _is_strawberry_type_check(t.is_type_of)
+
+
+def compile_field(schema: GraphQLSchema, parent_type: GraphQLObjectType, nodes: list[FieldNode]) -> FieldPlan:
+    """The plan of one response key: the fast kind when every part of it is the plain case."""
+    first = nodes[0]
+    name = first.name.value
+    if name == "__typename":
+        return FieldPlan(TYPENAME)
+    field_def = schema.get_field(parent_type, name)
+    if field_def is None or field_def.args or first.arguments:
+        return FieldPlan(STOCK, field_def)
+    for node in nodes:
+        for directive in node.directives or ():
+            if directive.name.value not in _SELECTION_DIRECTIVES:
+                return FieldPlan(STOCK, field_def)  # @stream, @defer and the like
+    t = field_def.type
+    plan = FieldPlan(STOCK, field_def)
+    plan.nonnull = isinstance(t, GraphQLNonNull)
+    inner = t.of_type if isinstance(t, GraphQLNonNull) else t
+    if is_leaf_type(inner):
+        plan.kind, plan.coerce = LEAF, inner.coerce_output_value  # type: ignore[union-attr]
+        plan.same = _IDENTITY.get(plan.coerce)
+    elif is_object_type(inner) and _object_ok(inner):  # type: ignore[arg-type]
+        plan.kind, plan.object_type, plan.is_type_of = OBJECT, inner, inner.is_type_of  # type: ignore[union-attr]
+    elif isinstance(inner, GraphQLList):
+        item = inner.of_type
+        plan.item_type = item
+        plan.item_nonnull = isinstance(item, GraphQLNonNull)
+        named = item.of_type if isinstance(item, GraphQLNonNull) else item
+        if is_leaf_type(named):
+            plan.kind, plan.item_kind, plan.coerce = LIST, LEAF, named.coerce_output_value
+            plan.same = _IDENTITY.get(plan.coerce)
+        elif is_object_type(named) and _object_ok(named):
+            plan.kind, plan.item_kind = LIST, OBJECT
+            plan.object_type, plan.is_type_of = named, named.is_type_of
+    return plan
+
+
+def shape_of(parent_type: GraphQLObjectType, fields: GroupedFieldSet) -> tuple[Any, ...] | None:
+    """The key of a collected selection set within its document: which nodes made each key."""
+    parts: list[Any] = [parent_type.name]
+    for key, details in fields.items():
+        starts = []
+        for detail in details:
+            loc = detail.node.loc
+            if loc is None:
+                return None
+            starts.append(loc.start)
+        parts.append((key, tuple(starts)))
+    return tuple(parts)
+
+
+Plans = dict[tuple[Any, ...], tuple[FieldPlan, ...]]
+
+_lock = threading.Lock()
+_cache: WeakKeyDictionary[GraphQLSchema, OrderedDict[tuple[str, int], Plans]] = WeakKeyDictionary()
+
+
+def keep(plans: Plans | None, shape: tuple[Any, ...] | None, field_plans: tuple[FieldPlan, ...]) -> None:
+    """Cache the plans of one selection set shape, unless the operation has too many already."""
+    if plans is not None and shape is not None and len(plans) < SHAPES_PER_OPERATION:
+        plans[shape] = field_plans
+
+
+def plans_of(schema: GraphQLSchema, operation: Any) -> Plans | None:
+    """The cached plans of an operation (LRU per schema), or None when it has no location."""
+    loc = operation.loc
+    if loc is None:
+        return None
+    key = (loc.source.body, loc.start)
+    with _lock:
+        operations = _cache.get(schema)
+        if operations is None:
+            operations = _cache[schema] = OrderedDict()
+        plans = operations.get(key)
+        if plans is None:
+            plans = operations[key] = {}
+            if len(operations) > OPERATIONS_CACHED:
+                operations.popitem(last=False)
+        else:
+            operations.move_to_end(key)
+        return plans
