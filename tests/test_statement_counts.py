@@ -90,7 +90,7 @@ async def _fill(engine, tenant: Tenant, count: int) -> None:
             )
 
 
-@pytest.mark.parametrize("size", [1, 50, 500])
+@pytest.mark.parametrize("size", [1, 50, 500, 1000])
 async def test_every_relation_costs_the_same_statements_for_any_page(
     api: Api, tenant: Tenant, engine, size: int
 ) -> None:
