@@ -202,3 +202,16 @@ async def test_the_board_query_waits_for_no_relation(
     assert pending == []
     # key, page, count; customer, contact, owner, stage, items, custom field values; definitions
     assert len(statements) == 10
+
+
+async def test_a_path_relation_through_a_missing_hop_is_null(
+    api: Api, tenant: Tenant, engine: Any, pending: list[Any]
+) -> None:
+    [deal] = await insert(engine, opportunity(tenant.organization_id, title="No stage"))
+    data = await api(
+        "query ($id: ID!) { opportunity(id: $id) { pipeline { id } stage { id } } "
+        "opportunities { nodes { pipeline { name } } } }",
+        {"id": gid("Opportunity", deal)},
+    )
+    assert data["opportunity"] == {"pipeline": None, "stage": None}
+    assert data["opportunities"]["nodes"] == [{"pipeline": None}]

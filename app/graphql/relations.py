@@ -115,9 +115,9 @@ class ToOne(Relation):
 
     def get(self, loaders: Loaders, obj: Any) -> Any:
         for i, (attr, _, target) in enumerate(self.path):
-            key = getattr(obj, attr)
+            key = None if obj is None else getattr(obj, attr)
             if key is None:
-                return None
+                return None  # no key, or a hop that is not visible
             obj = loaders.by_id(target).get(key)
             if inspect.isawaitable(obj):
                 return self._rest(loaders, obj, i + 1)
