@@ -35,7 +35,9 @@ def pending(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return seen
 
 
-async def _deals(engine: Any, tenant: Tenant, count: int) -> list[int]:
+async def _deals(engine: Any, tenant: Tenant, count: int, api: Api, pending: list[Any]) -> list[int]:
+    """`count` deals with an item, a tag and a custom field value each; then the key's first use
+    (it stamps last_used_at) is made, and `pending` emptied, so a test sees only its own query."""
     org = tenant.organization_id
     board = await make_board(engine, org)
     ids = await insert(
@@ -70,6 +72,8 @@ async def _deals(engine: Any, tenant: Tenant, count: int) -> list[int]:
                     ),
                 ]
             )
+    await api("{ viewer { id } }")
+    pending.clear()
     return ids
 
 
@@ -94,9 +98,7 @@ fragment Deal on Opportunity { customer { name } items { itemName opportunity { 
 async def test_relations_in_fragments_aliases_inline_fragments_and_directives_are_prefetched(
     api: Api, tenant: Tenant, engine: Any, pending: list[Any]
 ) -> None:
-    await _deals(engine, tenant, 3)
-    await api("{ viewer { id } }")
-    pending.clear()
+    await _deals(engine, tenant, 3, api, pending)
     with count_statements(engine) as statements:
         data = await api(SHAPES, {"yes": True, "no": False})
     edges, nodes = data["opportunities"]["edges"], data["opportunities"]["nodes"]
@@ -121,9 +123,7 @@ async def test_relations_in_fragments_aliases_inline_fragments_and_directives_ar
 async def test_a_relation_the_plan_cannot_foresee_still_resolves(
     api: Api, tenant: Tenant, engine: Any, pending: list[Any]
 ) -> None:
-    [first, second] = await _deals(engine, tenant, 2)
-    await api("{ viewer { id } }")
-    pending.clear()
+    [first, second] = await _deals(engine, tenant, 2, api, pending)
     data = await api(
         "query ($ids: [ID!]!) { nodes(ids: $ids) { ... on Opportunity { title customer { name } "
         "customFields { label } } } }",
@@ -139,9 +139,7 @@ async def test_a_relation_the_plan_cannot_foresee_still_resolves(
 async def test_nested_connection_pages_are_planned_below(
     api: Api, tenant: Tenant, engine: Any, pending: list[Any]
 ) -> None:
-    await _deals(engine, tenant, 4)
-    await api("{ viewer { id } }")
-    pending.clear()
+    await _deals(engine, tenant, 4, api, pending)
     data = await api(
         "{ pipelines { nodes { stages { opportunities(first: 2) { totalCount "
         "nodes { owner { email } customer { contacts { displayName } } } } } } } }"
@@ -156,9 +154,7 @@ async def test_nested_connection_pages_are_planned_below(
 async def test_one_root_object_is_planned_below(
     api: Api, tenant: Tenant, engine: Any, pending: list[Any]
 ) -> None:
-    [deal] = await _deals(engine, tenant, 1)
-    await api("{ viewer { id } }")
-    pending.clear()
+    [deal] = await _deals(engine, tenant, 1, api, pending)
     data = await api(
         "query ($id: ID!) { opportunity(id: $id) { stage { pipeline { name } } items { amount } } }",
         {"id": gid("Opportunity", deal)},
@@ -192,9 +188,7 @@ query Board($first: Int!) {
 async def test_the_board_query_waits_for_no_relation(
     api: Api, tenant: Tenant, engine: Any, pending: list[Any], size: int
 ) -> None:
-    await _deals(engine, tenant, size)
-    await api("{ viewer { id } }")
-    pending.clear()
+    await _deals(engine, tenant, size, api, pending)
     with count_statements(engine) as statements:
         data = await api(BOARD, {"first": size})
     assert len(data["opportunities"]["nodes"]) == size

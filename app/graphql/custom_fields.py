@@ -37,7 +37,7 @@ class CustomFieldValue:
     @classmethod
     def from_row(cls, row: object) -> CustomFieldValue:
         obj = cls.__new__(cls)
-        obj.__dict__.update(row._asdict())  # type: ignore[attr-defined]
+        obj.__dict__ = row._asdict()  # type: ignore[attr-defined]
         return obj
 
     # Both read the definition through its relation, so the prefetch plan loads it for them.

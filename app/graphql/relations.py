@@ -113,8 +113,12 @@ class ToOne(Relation):
     def hops(self) -> query.Relation:
         return query.Relation(tuple(Hop(fk, registry.get(t).model.id) for _, fk, t in self.path))
 
+    @functools.cached_property
+    def _hops(self) -> list[tuple[str, registry.Entity]]:
+        return [(attr, registry.get(target)) for attr, _, target in self.path]
+
     def get(self, loaders: Loaders, obj: Any) -> Any:
-        for i, (attr, _, target) in enumerate(self.path):
+        for i, (attr, target) in enumerate(self._hops):
             key = None if obj is None else getattr(obj, attr)
             if key is None:
                 return None  # no key, or a hop that is not visible
