@@ -194,8 +194,9 @@ async def test_the_board_query_waits_for_no_relation(
     assert len(data["opportunities"]["nodes"]) == size
     assert data["opportunities"]["nodes"][0]["customFields"][0]["definition"]["fieldType"] == "TEXT_FIELD"
     assert pending == []
-    # key, page, count; customer, contact, owner, stage, items, custom field values; definitions
-    assert len(statements) == 10
+    # key; the page with its count; customer, contact, owner, stage, items, custom field values;
+    # definitions: 8 round trips after the key, one per loader per relation level
+    assert len(statements) == 9
 
 
 async def test_a_path_relation_through_a_missing_hop_is_null(
@@ -209,3 +210,21 @@ async def test_a_path_relation_through_a_missing_hop_is_null(
     )
     assert data["opportunity"] == {"pipeline": None, "stage": None}
     assert data["opportunities"]["nodes"] == [{"pipeline": None}]
+
+
+async def test_the_total_rides_with_the_page_and_ignores_the_cursor(
+    api: Api, tenant: Tenant, engine: Any, pending: list[Any]
+) -> None:
+    await _deals(engine, tenant, 5, api, pending)
+    query = "query ($after: String, $offset: Int) { opportunities(first: 2, after: $after, offset: $offset) "
+    query += "{ totalCount pageInfo { endCursor } nodes { title } } }"
+    with count_statements(engine) as statements:
+        first = (await api(query))["opportunities"]
+    assert (first["totalCount"], len(first["nodes"])) == (5, 2)
+    assert len(statements) == 2  # the key and the page: no count statement, the page carried it
+    after = (await api(query, {"after": first["pageInfo"]["endCursor"]}))["opportunities"]
+    assert (after["totalCount"], len(after["nodes"])) == (5, 2)
+    with count_statements(engine) as statements:
+        past_the_end = (await api(query, {"offset": 10}))["opportunities"]
+    assert (past_the_end["totalCount"], past_the_end["nodes"]) == (5, [])
+    assert len(statements) == 3  # an empty page carries no total: it is counted on its own

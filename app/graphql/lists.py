@@ -94,11 +94,22 @@ async def root_connection(info: Info, e: registry.Entity, args: ListArgs) -> Con
         max_size=ctx.settings.max_page_size,
     )
     where = await filter_where(info, args.filter)
-    rows = await ctx.db.rows(query.paged(select(*e.columns).where(where), plan))
+    counting = select(func.count()).select_from(e.model).where(where)
+    stmt = select(*e.columns).where(where)
+    counted = prefetch.selects(info, "totalCount")
+    if counted:
+        # The total rides along as an uncorrelated subquery (evaluated once, scoped by the tenancy
+        # hook like any subquery): the page and its count in one round trip. It counts the filter
+        # only, not the cursor bounds, so it is the total for any page of the list.
+        stmt = stmt.add_columns(counting.correlate(None).scalar_subquery().label("_total"))
+    rows = await ctx.db.rows(query.paged(stmt, plan))
     page = query.read_page(rows, plan, keys)
+    known = rows[0]._mapping["_total"] if counted and rows else None
 
     async def count() -> int:
-        return int(await ctx.db.scalar(select(func.count()).select_from(e.model).where(where)))
+        if known is not None:
+            return int(known)
+        return int(await ctx.db.scalar(counting))  # an empty page carries no total
 
     connection = build_connection(e, page, count)
     loader = ctx.loaders.by_id(e)
