@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select, text
 
 from app import models as m
-from app.graphql.opportunities import _search
 from app.query import SEARCH_INDEXES
+from app.query.predicates import search as _search
 from tests.support import Tenant, unscoped
 
 

@@ -90,7 +90,7 @@ async def _fill(engine, tenant: Tenant, count: int) -> None:
             )
 
 
-@pytest.mark.parametrize("size", [1, 50, 500])
+@pytest.mark.parametrize("size", [1, 50, 500, 1000])
 async def test_every_relation_costs_the_same_statements_for_any_page(
     api: Api, tenant: Tenant, engine, size: int
 ) -> None:
@@ -103,7 +103,8 @@ async def test_every_relation_costs_the_same_statements_for_any_page(
     assert nodes[0]["items"][0]["amount"] == "28.5000"
     assert nodes[0]["customFields"][1]["value"] == "A"
     assert nodes[0]["pipeline"]["name"] == nodes[0]["stage"]["pipeline"]["name"]
-    # 1 key lookup + 1 page + 1 count, then one statement per loader per level:
+    # 1 key lookup + 1 page (its totalCount rides along as a subquery), then one statement per
+    # loader per level, planned ahead by the prefetch:
     # level 1 (15): type, stage, customer, contact by id (referrer, agent too), user by id (owner,
     #   createdBy, updatedBy), lead, channel, close reason by id, organization, contacts link,
     #   lost reasons link, access list link, items (itemsTotal too), custom field values, tags;
@@ -113,7 +114,7 @@ async def test_every_relation_costs_the_same_statements_for_any_page(
     assert len(statements) == EXPECTED_EVERYTHING, _summary(statements)
 
 
-EXPECTED_EVERYTHING = 21
+EXPECTED_EVERYTHING = 20  # 21 before the page carried its own count
 
 
 @pytest.mark.parametrize("size", [1, 40])

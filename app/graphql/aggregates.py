@@ -26,11 +26,12 @@ from sqlalchemy.types import String
 from app import models as m
 from app.errors import BadUserInput
 from app.graphql.context import Info
+from app.graphql.customers import Customer
 from app.graphql.enums import OpportunityStatus
 from app.graphql.lists import filter_where
 from app.graphql.opportunities import OpportunityFilter, expected_revenue_expr
 from app.graphql.pipelines import Pipeline, Stage
-from app.graphql.relations import to_one
+from app.graphql.relations import rel
 from app.graphql.users import User
 from app.money import QUANTUM
 
@@ -189,12 +190,13 @@ class OpportunityGroup:
     pipeline_id: strawberry.Private[int | None]
     customer_id: strawberry.Private[int | None]
 
-    stage = to_one(Stage, "stage_id", "The stage, when grouped by STAGE; null for deals without one.")
-    owner = to_one(User, "owner_id", "The owner, when grouped by OWNER; null for deals without one.")
-    pipeline = to_one(Pipeline, "pipeline_id", "The pipeline, when grouped by PIPELINE.")
-    customer = to_one(
-        ("app.graphql.customers", "Customer"), "customer_id", "The customer, when grouped by CUSTOMER."
+    # the group's key columns read as the deal's own (the pipeline as the stage's)
+    stage = rel(
+        m.Opportunity.stage_id, Stage, "The stage, when grouped by STAGE; null for deals without one."
     )
+    owner = rel(m.Opportunity.owner_id, User, "The owner, when grouped by OWNER; null for deals without one.")
+    pipeline = rel(m.Stage.pipeline_id, Pipeline, "The pipeline, when grouped by PIPELINE.")
+    customer = rel(m.Opportunity.customer_id, Customer, "The customer, when grouped by CUSTOMER.")
 
 
 @dataclass(frozen=True)

@@ -27,17 +27,18 @@ T = TypeVar("T")
 class Node:
     pk: strawberry.Private[int]
     # A plain attribute, set when the object is built: a resolver here would run for every
-    # object of every list (STACK.md: a resolved field costs several times an attribute).
+    # object of every list (a resolved field costs several times a plain attribute).
     id: strawberry.ID = strawberry.field(description="Globally unique, opaque id of this object.")
 
     @classmethod
     def from_row(cls, row: Any) -> Self:
-        """Build from a database row without dataclass overhead (STACK.md: ~5 µs a row saved)."""
+        """Build from a database row without the dataclass `__init__`; the global id is
+        encoded here, once per row, so reading `id` is a plain attribute."""
         obj = cls.__new__(cls)
-        values = row._asdict()
+        values = row._asdict()  # measured: as fast as dict(zip(row._fields, row)) on SQLAlchemy 2
         pk = values["pk"] = values["id"]
         values["id"] = to_global_id(cls.__name__, pk)
-        obj.__dict__.update(values)
+        obj.__dict__ = values
         return obj
 
 

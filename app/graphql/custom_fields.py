@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from app import models as m
-from app import query
 from app.graphql.common import BooleanFilter, Node, StringFilter, enum_filter
+from app.graphql.context import Info
 from app.graphql.enums import CustomFieldType
-from app.graphql.lists import order_input
-from app.graphql.relations import entity, filter_input, to_one
+from app.graphql.registry import NEEDS, entity
+from app.graphql.relations import list_root, one_root, rel, then
 
 
 @strawberry.type(description="A field an organization adds to its deals (ONLYOFFICE custom fields).")
@@ -28,42 +30,52 @@ class CustomFieldValue:
         description='The value in its definition\'s format: ISO date, one of the options, "true"/"false".'
     )
     definition_id: strawberry.Private[int]
-    definition = to_one(CustomFieldDefinition, "definition_id", "The field's definition.", required=True)
+    definition = rel(
+        m.CustomFieldValue.definition_id, CustomFieldDefinition, "The field's definition.", required=True
+    )
 
     @classmethod
     def from_row(cls, row: object) -> CustomFieldValue:
         obj = cls.__new__(cls)
-        obj.__dict__.update(row._asdict())  # type: ignore[attr-defined]
+        obj.__dict__ = row._asdict()  # type: ignore[attr-defined]
         return obj
 
-    @strawberry.field(description="The definition's label (denormalised for convenience).")
-    async def label(self, info: strawberry.Info) -> str:
-        definition = await info.context.loaders.by_id(CustomFieldDefinition).load(self.definition_id)
-        return definition.label  # type: ignore[no-any-return]
+    # Both read the definition through its relation, so the prefetch plan loads it for them.
+    @strawberry.field(
+        description="The definition's label (denormalised for convenience).",
+        metadata={NEEDS: ("definition",)},
+    )
+    def label(self, info: Info) -> str:
+        return then(self._definition(info), lambda d: d.label)  # type: ignore[no-any-return]
 
-    @strawberry.field(description="The definition's type (denormalised for convenience).")
-    async def field_type(self, info: strawberry.Info) -> CustomFieldType:
-        definition = await info.context.loaders.by_id(CustomFieldDefinition).load(self.definition_id)
-        return definition.field_type  # type: ignore[no-any-return]
+    @strawberry.field(
+        description="The definition's type (denormalised for convenience).", metadata={NEEDS: ("definition",)}
+    )
+    def field_type(self, info: Info) -> CustomFieldType:
+        return then(self._definition(info), lambda d: d.field_type)  # type: ignore[no-any-return]
 
-
-CFDEF_SPEC = query.FilterSpec(m.CustomFieldDefinition, default_order=(("POSITION", False),))
+    def _definition(self, info: Info) -> Any:
+        return info.context.loaders.by_id(CustomFieldDefinition).get(self.definition_id)
 
 
 CustomFieldTypeFilter = enum_filter("CustomFieldTypeFilter", CustomFieldType)
-
-
-CustomFieldDefinitionFilter = filter_input(
-    "CustomFieldDefinitionFilter",
-    __name__,
-    CFDEF_SPEC,
-    {
+DEFINITION = entity(
+    CustomFieldDefinition,
+    m.CustomFieldDefinition,
+    filters={
         "label": (StringFilter, "By label."),
         "field_type": (CustomFieldTypeFilter, "By type."),
         "is_required": (BooleanFilter, "Required or not."),
     },
-    "Which custom field definitions to return. Fields are combined with AND.",
+    filter_doc="Which custom field definitions to return. Fields are combined with AND.",
+    orders=["ID", "LABEL", "POSITION"],
+    default_order=(("POSITION", False),),
 )
-CustomFieldDefinitionOrder = order_input("CustomFieldDefinition", ["ID", "LABEL", "POSITION"], __name__)
-entity(CustomFieldDefinition, m.CustomFieldDefinition, CFDEF_SPEC)
-entity(CustomFieldValue, m.CustomFieldValue)
+VALUE = entity(CustomFieldValue, m.CustomFieldValue, is_node=False)
+CustomFieldDefinitionFilter = DEFINITION.filter
+
+
+@strawberry.type
+class CustomFieldQueries:
+    custom_field_definition = one_root(CustomFieldDefinition, "One custom field definition by id.")
+    custom_field_definitions = list_root(CustomFieldDefinition, "Custom field definitions, in form order.")

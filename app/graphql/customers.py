@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from app import models as m
-from app import query
 from app.graphql.common import BooleanFilter, DateTimeFilter, DecimalFilter, IntFilter, Node, StringFilter
-from app.graphql.lists import order_input, quantifier_input
-from app.graphql.relations import connection_field, entity, filter_input, to_many, to_one
-from app.query import Hop, Relation
+from app.graphql.registry import entity
+from app.graphql.relations import children, connection, list_root, one_root, rel
 
-if TYPE_CHECKING:  # the filter is made in the opportunities module, which imports this one
-    from app.graphql.opportunities import RelatedOpportunitiesFilter
-
-OPP = ("app.graphql.opportunities", "Opportunity")
+# the to-many filter over a parent's deals, shared by every entity deals point at
+RELATED_DEALS = ("RelatedOpportunitiesFilter", "deals")
 
 
 @strawberry.type(description="A postal address.")
@@ -59,14 +54,15 @@ class Customer(Node):
             country=self.country,
         )
 
-    contacts = to_many(
-        ("app.graphql.customers", "Contact"),
-        lambda: m.Contact.customer_id,
-        lambda: (m.Contact.display_name,),
+    contacts = children(
+        m.Contact.customer_id,
+        "Contact",
         "People at this customer, by name.",
+        order=(m.Contact.display_name,),
+        quantifier=("CustomerContactsFilter", "contacts"),
     )
-    opportunities = connection_field(
-        OPP, "Deals with this customer.", partition=lambda: m.Opportunity.customer_id
+    opportunities = connection(
+        m.Opportunity.customer_id, "Opportunity", "Deals with this customer.", quantifier=RELATED_DEALS
     )
 
 
@@ -85,27 +81,19 @@ class Contact(Node):
     created_at: datetime = strawberry.field(description="When the contact was created.")
     updated_at: datetime = strawberry.field(description="When the contact last changed.")
     customer_id: strawberry.Private[int | None]
-    customer = to_one(Customer, "customer_id", "The customer this person works for.")
-    opportunities = connection_field(
-        OPP, "Deals where this person is the primary contact.", partition=lambda: m.Opportunity.contact_id
+    customer = rel(m.Contact.customer_id, Customer, "The customer this person works for.")
+    opportunities = connection(
+        m.Opportunity.contact_id,
+        "Opportunity",
+        "Deals where this person is the primary contact.",
+        quantifier=RELATED_DEALS,
     )
 
 
-CUSTOMER_SPEC = query.FilterSpec(
+CUSTOMER = entity(
+    Customer,
     m.Customer,
-    relations={
-        "contacts": lambda: Relation((Hop(m.Customer.id, m.Contact.customer_id),), many=True),
-        "opportunities": lambda: Relation((Hop(m.Customer.id, m.Opportunity.customer_id),), many=True),
-    },
-    orders={"CITY": lambda: m.Customer.city},
-    default_order=(("NAME", False),),
-)
-_OPP_FILTERS = "app.graphql.opportunities"
-CustomerFilter = filter_input(
-    "CustomerFilter",
-    __name__,
-    CUSTOMER_SPEC,
-    {
+    filters={
         "name": (StringFilter, "By company name."),
         "website": (StringFilter, "By web site."),
         "industry": (StringFilter, "By industry."),
@@ -121,20 +109,11 @@ CustomerFilter = filter_input(
         "country": (StringFilter, "By country."),
         "created_at": (DateTimeFilter, "By creation time."),
         "updated_at": (DateTimeFilter, "By last change."),
-        "contacts": (
-            Annotated["CustomerContactsFilter", strawberry.lazy("app.graphql.customers")],
-            "By the people at the customer: some, none or every.",
-        ),
-        "opportunities": (
-            Annotated["RelatedOpportunitiesFilter", strawberry.lazy(_OPP_FILTERS)],
-            "By the customer's deals: some, none or every (e.g. customers with an open deal).",
-        ),
+        "contacts": "By the people at the customer: some, none or every.",
+        "opportunities": "By the customer's deals: some, none or every (e.g. customers with an open deal).",
     },
-    "Which customers to return. Fields are combined with AND.",
-)
-CustomerOrder = order_input(
-    "Customer",
-    [
+    filter_doc="Which customers to return. Fields are combined with AND.",
+    orders=[
         "ID",
         "NAME",
         "INDUSTRY",
@@ -145,22 +124,13 @@ CustomerOrder = order_input(
         "CREATED_AT",
         "UPDATED_AT",
     ],
-    __name__,
+    order_exprs={"CITY": lambda: m.Customer.city},
+    default_order=(("NAME", False),),
 )
-
-CONTACT_SPEC = query.FilterSpec(
+CONTACT = entity(
+    Contact,
     m.Contact,
-    relations={
-        "customer": lambda: Relation((Hop(m.Contact.customer_id, m.Customer.id),)),
-        "opportunities": lambda: Relation((Hop(m.Contact.id, m.Opportunity.contact_id),), many=True),
-    },
-    default_order=(("DISPLAY_NAME", False),),
-)
-ContactFilter = filter_input(
-    "ContactFilter",
-    __name__,
-    CONTACT_SPEC,
-    {
+    filters={
         "first_name": (StringFilter, "By given name."),
         "last_name": (StringFilter, "By family name."),
         "display_name": (StringFilter, "By name to show."),
@@ -170,17 +140,20 @@ ContactFilter = filter_input(
         "job_title": (StringFilter, "By job title."),
         "is_company": (BooleanFilter, "Companies or people."),
         "created_at": (DateTimeFilter, "By creation time."),
-        "customer": (CustomerFilter, "By the customer they work for."),
-        "opportunities": (
-            Annotated["RelatedOpportunitiesFilter", strawberry.lazy(_OPP_FILTERS)],
-            "By the deals they are the primary contact of: some, none or every.",
-        ),
+        "customer": "By the customer they work for.",
+        "opportunities": "By the deals they are the primary contact of: some, none or every.",
     },
-    "Which contacts to return. Fields are combined with AND.",
+    filter_doc="Which contacts to return. Fields are combined with AND.",
+    orders=["ID", "DISPLAY_NAME", "FIRST_NAME", "LAST_NAME", "EMAIL", "CREATED_AT"],
+    default_order=(("DISPLAY_NAME", False),),
 )
-CustomerContactsFilter = quantifier_input("CustomerContactsFilter", ContactFilter, "contacts", __name__)
-ContactOrder = order_input(
-    "Contact", ["ID", "DISPLAY_NAME", "FIRST_NAME", "LAST_NAME", "EMAIL", "CREATED_AT"], __name__
-)
-entity(Customer, m.Customer, CUSTOMER_SPEC)
-entity(Contact, m.Contact, CONTACT_SPEC)
+CustomerFilter = CUSTOMER.filter
+ContactFilter = CONTACT.filter
+
+
+@strawberry.type
+class CustomerQueries:
+    customer = one_root(Customer, "One customer by id.")
+    customers = list_root(Customer, "Customers, by name unless `orderBy` says otherwise.")
+    contact = one_root(Contact, "One contact by id.")
+    contacts = list_root(Contact, "Contacts, by name unless `orderBy` says otherwise.")

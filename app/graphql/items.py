@@ -7,10 +7,10 @@ from decimal import Decimal
 import strawberry
 
 from app import models as m
-from app import money, query
+from app import money
 from app.graphql.common import DecimalFilter, IntFilter, Node, StringFilter
-from app.graphql.lists import order_input
-from app.graphql.relations import entity, filter_input, to_one
+from app.graphql.registry import entity
+from app.graphql.relations import one_root, rel
 
 
 @strawberry.type(description="One product or service line of a deal.")
@@ -27,9 +27,7 @@ class OpportunityItem(Node):
     rate: Decimal = strawberry.field(description="Price of one unit, in the deal's currency.")
     base_rate: Decimal | None = strawberry.field(description="Price of one unit in the base currency.")
     opportunity_id: strawberry.Private[int]
-    opportunity = to_one(
-        ("app.graphql.opportunities", "Opportunity"), "opportunity_id", "The deal this line belongs to."
-    )
+    opportunity = rel(m.OpportunityItem.opportunity_id, "Opportunity", "The deal this line belongs to.")
 
     @strawberry.field(description="quantity × rate, computed by the server.")
     def amount(self) -> Decimal:
@@ -40,12 +38,10 @@ class OpportunityItem(Node):
         return None if self.base_rate is None else money.product(self.quantity, self.base_rate)
 
 
-ITEM_SPEC = query.FilterSpec(m.OpportunityItem, default_order=(("POSITION", False),))
-OpportunityItemFilter = filter_input(
-    "OpportunityItemFilter",
-    __name__,
-    ITEM_SPEC,
-    {
+ITEM = entity(
+    OpportunityItem,
+    m.OpportunityItem,
+    filters={
         "item_code": (StringFilter, "By product code."),
         "item_name": (StringFilter, "By product name."),
         "item_group": (StringFilter, "By product group."),
@@ -54,7 +50,13 @@ OpportunityItemFilter = filter_input(
         "rate": (DecimalFilter, "By unit price."),
         "position": (IntFilter, "By position."),
     },
-    "Which line items match. Fields are combined with AND.",
+    filter_doc="Which line items match. Fields are combined with AND.",
+    orders=["ID", "POSITION", "ITEM_NAME", "RATE"],
+    default_order=(("POSITION", False),),
 )
-OpportunityItemOrder = order_input("OpportunityItem", ["ID", "POSITION", "ITEM_NAME", "RATE"], __name__)
-entity(OpportunityItem, m.OpportunityItem, ITEM_SPEC)
+OpportunityItemFilter = ITEM.filter
+
+
+@strawberry.type
+class ItemQueries:
+    opportunity_item = one_root(OpportunityItem, "One line item by id.")

@@ -1,41 +1,25 @@
-"""Lists of any type: order inputs, root connections and nested (per-parent) connections."""
+"""Lists and roots of any entity: root connections, nested (per-parent) connections, one by id.
+
+Each resolver, once it has its rows, runs the prefetch plan over them, so the
+relations the query selects below are loaded a level at a time before
+graphql-core descends (app.graphql.prefetch).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from enum import Enum
-from typing import Any, Optional
+from typing import Any
 
-import strawberry
 from sqlalchemy import func, select, true
 
 from app import query
 from app.errors import BadUserInput
+from app.graphql import prefetch, registry
 from app.graphql.common import Connection, NullsOrder, OrderDirection
 from app.graphql.context import Info
-from app.graphql.loaders import build_connection, columns
-
-
-def order_input(type_name: str, fields: Sequence[str], module: str) -> type:
-    """`<Type>OrderField` enum and `<Type>Order {field, direction, nulls}` input for one type."""
-    members = {name: name for name in fields}
-    field_enum = strawberry.enum(
-        Enum(f"{type_name}OrderField", members),  # type: ignore[misc]
-        description=f"What {type_name} lists can be sorted by.",
-    )
-    namespace = {
-        "__annotations__": {"field": field_enum, "direction": OrderDirection, "nulls": NullsOrder | None},
-        "field": strawberry.field(description="The key to sort by."),
-        "direction": strawberry.field(default=OrderDirection.ASC, description="Ascending or descending."),
-        "nulls": strawberry.field(
-            default=None,
-            description="Where rows without a value go; by default they sort as the largest value.",
-        ),
-        "__module__": module,
-    }
-    cls = type(f"{type_name}Order", (), namespace)
-    return strawberry.input(cls, description=f"One sort key for {type_name} lists; ties are broken by id.")
+from app.graphql.loaders import build_connection
+from app.ids import decode
 
 
 def order_keys(
@@ -99,11 +83,10 @@ async def filter_where(info: Info, flt: Any) -> Any:
     return query.compile_filter(flt)
 
 
-async def root_connection(info: Info, t: Any, args: ListArgs) -> Connection[Any]:
+async def root_connection(info: Info, e: registry.Entity, args: ListArgs) -> Connection[Any]:
     """A top-level list: one statement for the page, one more only if totalCount is selected."""
     ctx = info.context
-    spec: query.FilterSpec = t.__spec__
-    keys = order_keys(spec, args.order_by)
+    keys = order_keys(e.spec, args.order_by)
     plan = query.plan_page(
         args.page,
         keys,
@@ -111,52 +94,73 @@ async def root_connection(info: Info, t: Any, args: ListArgs) -> Connection[Any]
         max_size=ctx.settings.max_page_size,
     )
     where = await filter_where(info, args.filter)
-    rows = await ctx.db.rows(query.paged(select(*columns(spec.model)).where(where), plan))
+    counting = select(func.count()).select_from(e.model).where(where)
+    stmt = select(*e.columns).where(where)
+    counted = prefetch.selects(info, "totalCount")
+    if counted:
+        # The total rides along as an uncorrelated subquery (evaluated once, scoped by the tenancy
+        # hook like any subquery): the page and its count in one round trip. It counts the filter
+        # only, not the cursor bounds, so it is the total for any page of the list.
+        stmt = stmt.add_columns(counting.correlate(None).scalar_subquery().label("_total"))
+    rows = await ctx.db.rows(query.paged(stmt, plan))
     page = query.read_page(rows, plan, keys)
+    known = rows[0]._mapping["_total"] if counted and rows else None
 
     async def count() -> int:
-        return int(await ctx.db.scalar(select(func.count()).select_from(spec.model).where(where)))
+        if known is not None:
+            return int(known)
+        return int(await ctx.db.scalar(counting))  # an empty page carries no total
 
-    connection = build_connection(t, page, count)
-    loader = ctx.loaders.by_id(t)
+    connection = build_connection(e, page, count)
+    loader = ctx.loaders.by_id(e)
     for edge in connection.edges:
         loader.prime(edge.node.pk, edge.node)
+    await prefetch.below_connection(info, [edge.node for edge in connection.edges])
     return connection
 
 
-async def nested_connection(
-    info: Info,
-    t: Any,
-    partition: Any,
-    parent: int,
-    args: ListArgs,
-    default_order: Sequence[tuple[str, bool]] | None = None,
-) -> Connection[Any]:
+async def nested_connection(info: Info, relation: Any, parent: int, args: ListArgs) -> Connection[Any]:
     """A list under a parent (`customer.opportunities`): batched with its siblings' lists.
 
     Every parent of a page calls this with the same arguments: the filter and order are
     compiled for the first one and reused (a 1000-row page would otherwise compile 1000 times).
     """
+    e: registry.Entity = relation.entity
     cache_key = args.cache_key()
     compiled = info.context.extras.setdefault("nested_lists", {})
-    key = (t, id(partition), cache_key)
+    key = (relation.key, cache_key)
     if key not in compiled:
-        keys = order_keys(t.__spec__, args.order_by, default_order)
+        keys = order_keys(e.spec, args.order_by, relation.default_order)
         compiled[key] = (await filter_where(info, args.filter), keys)
     where, keys = compiled[key]
-    loader = info.context.loaders.page(t, partition, where, keys, args.page, cache_key)
+
+    async def after(pages: list[Connection[Any]]) -> None:
+        # for all parents' pages at once: their counts in one batch, then the plan below them
+        if prefetch.selects(info, "totalCount"):
+            for page in pages:
+                page.count()
+        await prefetch.below_connection(info, [edge.node for page in pages for edge in page.edges])
+
+    # the page loader plans for one selection (these field nodes), so it is keyed by them too
+    selection = tuple(id(node) for node in info._raw_info.field_nodes)
+    loader = info.context.loaders.page(
+        relation.key,
+        e,
+        relation.partition,
+        where,
+        keys,
+        args.page,
+        cache_key,
+        selection=selection,
+        after=after,
+    )
     return await loader.load(parent)  # type: ignore[no-any-return]
 
 
-def quantifier_input(name: str, target: Any, noun: str, module: str) -> type:
-    """`<Name> {some, none, every}`: a to-many relation filter over `target` (a filter input type,
-    or a lazy annotation of one defined later). Quantifiers are combined with AND."""
-    docs = {
-        "some": f"At least one of its {noun} matches.",
-        "none": f"None of its {noun} matches.",
-        "every": f"Every one of its {noun} matches (true when it has none).",
-    }
-    ann = {q: Optional[target] for q in docs}  # noqa: UP045  (target may be a lazy annotation)
-    ns = {q: strawberry.field(default=None, description=doc) for q, doc in docs.items()}
-    cls = type(name, (), {"__annotations__": ann, **ns, "__module__": module})
-    return strawberry.input(cls, description=f"Filter on {noun}: some, none or every; combined with AND.")
+async def root_one(info: Info, e: registry.Entity, gid: Any) -> Any:
+    """One row by global id (null when not of this type, missing or not visible)."""
+    pk = decode(e.name, gid)
+    found = None if pk is None else await info.context.loaders.by_id(e).load(pk)
+    if found is not None:
+        await prefetch.below_object(info, found)
+    return found

@@ -4,13 +4,14 @@ Each loader is made the first time a request needs it (inside the running event
 loop, as aiodataloader requires) and lives as long as the request. A batch is
 one statement: `WHERE key IN (…)` for a relation, a window function for a page
 of children per parent. Rows come back unordered and are mapped back by key.
+Loaders are keyed by names: an entity's (`by_id`) or a declared relation's
+(`Opportunity.items`), so two fields that read the same relation share one loader.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from functools import cache
 from typing import Any
 
 from aiodataloader import DataLoader
@@ -18,23 +19,12 @@ from sqlalchemy import Integer, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from app import query
+from app.graphql import registry
 from app.graphql.common import Connection, Edge, PageInfo
 from app.graphql.context import Database
 
 # A page may hold 1000 rows; a batch of that size keeps the statement count constant.
 MAX_BATCH = 1000
-
-
-@cache
-def columns(model: Any) -> tuple[Any, ...]:
-    """Every column of a model as ORM attributes, so the tenancy hook sees the entity."""
-    return tuple(getattr(model, c.key) for c in model.__table__.columns)
-
-
-@cache
-def primary_key(model: Any) -> tuple[Any, ...]:
-    """The primary key columns as ORM attributes: a stable tie-breaker for any order."""
-    return tuple(getattr(model, c.key) for c in model.__table__.primary_key.columns)
 
 
 def keys_in(expr: Any, keys: Sequence[int], dialect: str) -> Any:
@@ -44,99 +34,133 @@ def keys_in(expr: Any, keys: Sequence[int], dialect: str) -> Any:
     return expr.in_(list(keys))
 
 
+class Loader(DataLoader):  # type: ignore[misc]
+    def get(self, key: Any) -> Any:
+        """The value when this request has loaded it already, else an awaitable of it.
+
+        The prefetch plan loads what a query selects before graphql-core descends, so
+        relation fields return plain objects and graphql-core completes them without
+        an awaitable each; anything not loaded yet still goes through the batch.
+        """
+        future = self._cache.get(key)  # aiodataloader caches one future per key
+        if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+            return future.result()
+        return self.load(key)
+
+
 class Loaders:
     def __init__(self, db: Database, *, default_page_size: int, max_page_size: int) -> None:
         self.db = db
         self.default_page_size = default_page_size
         self.max_page_size = max_page_size
-        self._loaders: dict[Hashable, DataLoader] = {}
+        self._loaders: dict[Hashable, Loader] = {}
 
-    def _get(self, key: Hashable, batch: Callable[[list[Any]], Awaitable[list[Any]]]) -> DataLoader:
+    def _get(self, key: Hashable, batch: Callable[[list[Any]], Awaitable[list[Any]]]) -> Loader:
         loader = self._loaders.get(key)
         if loader is None:
-            loader = self._loaders[key] = DataLoader(batch, max_batch_size=MAX_BATCH)
+            loader = self._loaders[key] = Loader(batch, max_batch_size=MAX_BATCH)
         return loader
 
     def clear(self) -> None:
         """Forget everything loaded so far (after a mutation changed it)."""
         self._loaders.clear()
 
-    def by_id(self, t: Any) -> DataLoader:
-        """`t` (a GraphQL type with `__model__`) by primary key, or None when not visible."""
-        model = t.__model__
+    def by_id(self, target: registry.Target | registry.Entity) -> Loader:
+        """An entity (or its GraphQL type) by primary key, or None when not visible."""
+        e = registry.get(target)
+        loader = self._loaders.get(("id", e.name))
+        if loader is not None:
+            return loader
 
         async def batch(keys: list[int]) -> list[Any]:
-            stmt = select(*columns(model)).where(keys_in(model.id, keys, self.db.dialect))
-            found = {row.id: t.from_row(row) for row in await self.db.rows(stmt)}
+            stmt = select(*e.columns).where(keys_in(e.model.id, keys, self.db.dialect))
+            found = {row.id: e.build(row) for row in await self.db.rows(stmt)}
             return [found.get(k) for k in keys]
 
-        return self._get(("id", t), batch)
+        return self._get(("id", e.name), batch)
 
-    # The relation loaders below are keyed by `key`, a stable name for the relation: computing
-    # a key from the SQL (str() compiles it) would cost more than the load, once per parent.
-
-    def children(self, t: Any, column: Any, *order: Any, key: Hashable) -> DataLoader:
-        """All rows of `t` whose `column` is the key, in `order` (items, stages, values)."""
-        model = t.__model__
+    def children(self, key: str, e: registry.Entity, column: Any, order: Sequence[Any]) -> Loader:
+        """All rows of `e` whose `column` is the key, in `order` (items, stages, values)."""
+        loader = self._loaders.get(key)
+        if loader is not None:
+            return loader
 
         async def batch(keys: list[int]) -> list[list[Any]]:
-            stmt = select(*columns(model), column.label("_parent"))
-            stmt = stmt.where(keys_in(column, keys, self.db.dialect)).order_by(*order, *primary_key(model))
-            return self._group(keys, await self.db.rows(stmt), t.from_row)
+            stmt = select(*e.columns, column.label("_parent"))
+            stmt = stmt.where(keys_in(column, keys, self.db.dialect)).order_by(*order, *e.primary_key)
+            return self._group(keys, await self.db.rows(stmt), e.build)
 
-        return self._get(("children", key), batch)
+        return self._get(key, batch)
 
-    def through(self, t: Any, link_parent: Any, link_target: Any, order: Any, *, key: Hashable) -> DataLoader:
-        """Rows of `t` linked to the key through a link table (participants, access list …)."""
-        model = t.__model__
+    def through(self, key: str, e: registry.Entity, link_parent: Any, link_target: Any, order: Any) -> Loader:
+        """Rows of `e` linked to the key through a link table (participants, access list …)."""
+        loader = self._loaders.get(key)
+        if loader is not None:
+            return loader
 
         async def batch(keys: list[int]) -> list[list[Any]]:
             stmt = (
-                select(*columns(model), link_parent.label("_parent"))
-                .join(link_target.class_, link_target == model.id)
+                select(*e.columns, link_parent.label("_parent"))
+                .join(link_target.class_, link_target == e.model.id)
                 .where(keys_in(link_parent, keys, self.db.dialect))
-                .order_by(order, model.id)
+                .order_by(order, e.model.id)
             )
-            return self._group(keys, await self.db.rows(stmt), t.from_row)
+            return self._group(keys, await self.db.rows(stmt), e.build)
 
-        return self._get(("through", key), batch)
+        return self._get(key, batch)
 
-    def values(self, value: Any, parent: Any, order: Any, *, key: Hashable) -> DataLoader:
+    def values(self, key: str, value: Any, parent: Any, order: Any) -> Loader:
         """Plain values (tags) per key."""
+        loader = self._loaders.get(key)
+        if loader is not None:
+            return loader
 
         async def batch(keys: list[int]) -> list[list[Any]]:
             stmt = select(value, parent.label("_parent"))
             stmt = stmt.where(keys_in(parent, keys, self.db.dialect)).order_by(order)
             return self._group(keys, await self.db.rows(stmt), lambda r: r[0])
 
-        return self._get(("values", key), batch)
+        return self._get(key, batch)
 
     def page(
         self,
-        t: Any,
+        key: str,
+        e: registry.Entity,
         partition: Any,
         where: Any,
         keys: list[query.OrderKey],
         args: query.PageArgs,
         cache_key: Hashable,
-    ) -> DataLoader:
-        """One page of `t` per parent (a nested connection), one statement for all parents."""
-        model = t.__model__
+        *,
+        selection: Hashable = None,
+        after: Callable[[list[Connection[Any]]], Awaitable[None]] | None = None,
+    ) -> Loader:
+        """One page of `e` per parent (a nested connection), one statement for all parents.
+
+        `after` runs once per batch on all its pages (the prefetch plan below them), so every
+        parent's page is ready at the same moment; `selection` names what it plans for.
+        """
+        loader = self._loaders.get(("page", key, cache_key, selection))
+        if loader is not None:
+            return loader
         plan = query.plan_page(args, keys, default_size=self.default_page_size, max_size=self.max_page_size)
 
         async def batch(parents: list[int]) -> list[Connection[Any]]:
-            base = select(*columns(model)).where(where, keys_in(partition, parents, self.db.dialect))
+            base = select(*e.columns).where(where, keys_in(partition, parents, self.db.dialect))
             rows = await self.db.rows(query.paged_per_parent(base, partition, plan))
             grouped = self._group(parents, rows, lambda r: r)
-            return [
-                self._connection(t, query.read_page(group, plan, keys), parent, partition, where, cache_key)
+            counter = self.count(key, e.model, partition, where, cache_key)
+            pages = [
+                build_connection(e, query.read_page(group, plan, keys), _count_of(counter, parent))
                 for parent, group in zip(parents, grouped, strict=True)
             ]
+            if after is not None:
+                await after(pages)
+            return pages
 
-        # `partition` is built once per field (relations.connection_field), so its identity names it
-        return self._get(("page", t, id(partition), cache_key), batch)
+        return self._get(("page", key, cache_key, selection), batch)
 
-    def count(self, model: Any, partition: Any, where: Any, cache_key: Hashable) -> DataLoader:
+    def count(self, key: str, model: Any, partition: Any, where: Any, cache_key: Hashable) -> Loader:
         """How many rows of `model` match `where` per parent."""
 
         async def batch(parents: list[int]) -> list[int]:
@@ -149,19 +173,7 @@ class Loaders:
             counts = {row[0]: row[1] for row in await self.db.rows(stmt)}
             return [counts.get(p, 0) for p in parents]
 
-        return self._get(("count", model, id(partition), cache_key), batch)
-
-    def _connection(
-        self,
-        t: Any,
-        page: query.PageResult,
-        parent: int,
-        partition: Any,
-        where: Any,
-        cache_key: Hashable,
-    ) -> Connection[Any]:
-        counter = self.count(t.__model__, partition, where, cache_key)
-        return build_connection(t, page, lambda: counter.load(parent))
+        return self._get(("count", key, cache_key), batch)
 
     @staticmethod
     def _group(keys: list[int], rows: Sequence[Any], build: Callable[[Any], Any]) -> list[list[Any]]:
@@ -171,9 +183,15 @@ class Loaders:
         return [grouped.get(k, []) for k in keys]
 
 
-def build_connection(t: Any, page: query.PageResult, count: Callable[[], Awaitable[int]]) -> Connection[Any]:
+def _count_of(counter: Loader, parent: int) -> Callable[[], Awaitable[int]]:
+    return lambda: counter.load(parent)  # type: ignore[no-any-return]
+
+
+def build_connection(
+    e: registry.Entity, page: query.PageResult, count: Callable[[], Awaitable[int]]
+) -> Connection[Any]:
     edges = [
-        Edge(cursor=cursor, node=t.from_row(row)) for row, cursor in zip(page.rows, page.cursors, strict=True)
+        Edge(cursor=cursor, node=e.build(row)) for row, cursor in zip(page.rows, page.cursors, strict=True)
     ]
     info = PageInfo(
         has_next_page=page.has_next,

@@ -7,24 +7,18 @@ from datetime import datetime
 import strawberry
 
 from app import models as m
-from app import query
 from app.graphql.common import BooleanFilter, DateTimeFilter, Node, StringFilter, enum_filter
-from app.graphql.customers import Contact, ContactFilter, Customer, CustomerFilter
+from app.graphql.customers import Contact, Customer
 from app.graphql.enums import CloseReasonKind, LeadSource
-from app.graphql.lists import order_input
-from app.graphql.relations import connection_field, entity, filter_input, to_one
-from app.query import Hop, Relation
-
-OPP = ("app.graphql.opportunities", "Opportunity")
+from app.graphql.registry import entity
+from app.graphql.relations import connection, list_root, one_root, rel
 
 
 @strawberry.type(description="Why a deal was won or lost.")
 class CloseReason(Node):
     name: str = strawberry.field(description="The reason, e.g. 'Lost to competitor'.")
     kind: CloseReasonKind = strawberry.field(description="Whether it explains a win or a loss.")
-    opportunities = connection_field(
-        OPP, "Deals closed for this reason.", partition=lambda: m.Opportunity.close_reason_id
-    )
+    opportunities = connection(m.Opportunity.close_reason_id, "Opportunity", "Deals closed for this reason.")
 
 
 @strawberry.type(description="A data channel deals come in through (OroCRM dataChannel).")
@@ -32,8 +26,8 @@ class Channel(Node):
     name: str = strawberry.field(description="Name of the channel.")
     type: str | None = strawberry.field(description="Kind of channel, e.g. 'web', 'email'.")
     is_active: bool = strawberry.field(description="Whether new deals may come in through it.")
-    opportunities = connection_field(
-        OPP, "Deals that came in through this channel.", partition=lambda: m.Opportunity.channel_id
+    opportunities = connection(
+        m.Opportunity.channel_id, "Opportunity", "Deals that came in through this channel."
     )
 
 
@@ -45,80 +39,73 @@ class Lead(Node):
     created_at: datetime = strawberry.field(description="When the lead was created.")
     customer_id: strawberry.Private[int | None]
     contact_id: strawberry.Private[int | None]
-    customer = to_one(Customer, "customer_id", "The customer the lead belongs to.")
-    contact = to_one(Contact, "contact_id", "The person behind the lead.")
-    opportunities = connection_field(
-        OPP, "Deals qualified from this lead.", partition=lambda: m.Opportunity.lead_id
-    )
+    customer = rel(m.Lead.customer_id, Customer, "The customer the lead belongs to.")
+    contact = rel(m.Lead.contact_id, Contact, "The person behind the lead.")
+    opportunities = connection(m.Opportunity.lead_id, "Opportunity", "Deals qualified from this lead.")
 
 
 @strawberry.type(description="A kind of deal, e.g. 'New business' or 'Upsell'.")
 class OpportunityType(Node):
     name: str = strawberry.field(description="Name of the type.")
-    opportunities = connection_field(OPP, "Deals of this type.", partition=lambda: m.Opportunity.type_id)
+    opportunities = connection(m.Opportunity.type_id, "Opportunity", "Deals of this type.")
 
 
 CloseReasonKindFilter = enum_filter("CloseReasonKindFilter", CloseReasonKind)
-
-
-CLOSE_REASON_SPEC = query.FilterSpec(m.CloseReason, default_order=(("NAME", False),))
-CloseReasonFilter = filter_input(
-    "CloseReasonFilter",
-    __name__,
-    CLOSE_REASON_SPEC,
-    {"name": (StringFilter, "By name."), "kind": (CloseReasonKindFilter, "Win or loss reasons.")},
-    "Which close reasons to return. Fields are combined with AND.",
+CLOSE_REASON = entity(
+    CloseReason,
+    m.CloseReason,
+    filters={"name": (StringFilter, "By name."), "kind": (CloseReasonKindFilter, "Win or loss reasons.")},
+    filter_doc="Which close reasons to return. Fields are combined with AND.",
+    orders=["ID", "NAME", "KIND"],
+    default_order=(("NAME", False),),
 )
-CloseReasonOrder = order_input("CloseReason", ["ID", "NAME", "KIND"], __name__)
-
-CHANNEL_SPEC = query.FilterSpec(m.Channel, default_order=(("NAME", False),))
-ChannelFilter = filter_input(
-    "ChannelFilter",
-    __name__,
-    CHANNEL_SPEC,
-    {
+CHANNEL = entity(
+    Channel,
+    m.Channel,
+    filters={
         "name": (StringFilter, "By name."),
         "type": (StringFilter, "By kind."),
         "is_active": (BooleanFilter, "Active or not."),
     },
-    "Which channels to return. Fields are combined with AND.",
+    filter_doc="Which channels to return. Fields are combined with AND.",
+    orders=["ID", "NAME", "TYPE"],
+    default_order=(("NAME", False),),
 )
-ChannelOrder = order_input("Channel", ["ID", "NAME", "TYPE"], __name__)
-
-LEAD_SPEC = query.FilterSpec(
+LEAD = entity(
+    Lead,
     m.Lead,
-    relations={
-        "customer": lambda: Relation((Hop(m.Lead.customer_id, m.Customer.id),)),
-        "contact": lambda: Relation((Hop(m.Lead.contact_id, m.Contact.id),)),
-    },
-)
-LeadFilter = filter_input(
-    "LeadFilter",
-    __name__,
-    LEAD_SPEC,
-    {
+    filters={
         "name": (StringFilter, "By name."),
         "source": (StringFilter, "By source (a LeadSource value)."),
         "status": (StringFilter, "By status."),
         "created_at": (DateTimeFilter, "By creation time."),
-        "customer": (CustomerFilter, "By its customer."),
-        "contact": (ContactFilter, "By its contact."),
+        "customer": "By its customer.",
+        "contact": "By its contact.",
     },
-    "Which leads to return. Fields are combined with AND.",
+    filter_doc="Which leads to return. Fields are combined with AND.",
+    orders=["ID", "NAME", "STATUS", "CREATED_AT"],
 )
-LeadOrder = order_input("Lead", ["ID", "NAME", "STATUS", "CREATED_AT"], __name__)
-
-OPPORTUNITY_TYPE_SPEC = query.FilterSpec(m.OpportunityType, default_order=(("NAME", False),))
-OpportunityTypeFilter = filter_input(
-    "OpportunityTypeFilter",
-    __name__,
-    OPPORTUNITY_TYPE_SPEC,
-    {"name": (StringFilter, "By name.")},
-    "Which opportunity types to return. Fields are combined with AND.",
+OPPORTUNITY_TYPE = entity(
+    OpportunityType,
+    m.OpportunityType,
+    filters={"name": (StringFilter, "By name.")},
+    filter_doc="Which opportunity types to return. Fields are combined with AND.",
+    orders=["ID", "NAME"],
+    default_order=(("NAME", False),),
 )
-OpportunityTypeOrder = order_input("OpportunityType", ["ID", "NAME"], __name__)
+CloseReasonFilter = CLOSE_REASON.filter
+ChannelFilter = CHANNEL.filter
+LeadFilter = LEAD.filter
+OpportunityTypeFilter = OPPORTUNITY_TYPE.filter
 
-entity(CloseReason, m.CloseReason, CLOSE_REASON_SPEC)
-entity(Channel, m.Channel, CHANNEL_SPEC)
-entity(Lead, m.Lead, LEAD_SPEC)
-entity(OpportunityType, m.OpportunityType, OPPORTUNITY_TYPE_SPEC)
+
+@strawberry.type
+class LookupQueries:
+    close_reason = one_root(CloseReason, "One close reason by id.")
+    close_reasons = list_root(CloseReason, "Close reasons, by name.")
+    channel = one_root(Channel, "One channel by id.")
+    channels = list_root(Channel, "Channels, by name.")
+    lead = one_root(Lead, "One lead by id.")
+    leads = list_root(Lead, "Leads, newest first.")
+    opportunity_type = one_root(OpportunityType, "One opportunity type by id.")
+    opportunity_types = list_root(OpportunityType, "Opportunity types, by name.")

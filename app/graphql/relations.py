@@ -1,42 +1,28 @@
-"""Field factories: relation fields through loaders, list fields, and filter inputs.
+"""Relation fields: each relation declared once, as the field of its owner type.
 
-Every relation in the schema is made here, so every one goes through a loader and
-every list takes the same filter, orderBy and page arguments.
+`rel`, `children`, `through`, `values` and `connection` each make one strawberry
+field and carry the relation in its metadata; `registry.entity` binds it to its
+owner (its name is the field's python name). From that one declaration come the
+field's resolver, the filter hops (`hops`) and filter type (`filter_type`) of the
+owner's filter input, the loader (keyed `Owner.name`), and the prefetch steps.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
-from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Optional
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any
 
 import strawberry
 
 from app import query
-from app.graphql.common import Connection, IDFilter, from_global_id
+from app.graphql import registry
+from app.graphql.common import Connection, GlobalID
 from app.graphql.context import Info
-from app.graphql.lists import ListArgs, nested_connection, root_connection
-
-Target = type | tuple[str, str]  # a GraphQL type, or (module, name) for one defined later
-
-
-@functools.cache
-def _resolve(target: Target) -> Any:
-    if isinstance(target, tuple):
-        return getattr(importlib.import_module(target[0]), target[1])
-    return target
-
-
-def _annotation(target: Target, suffix: str = "") -> Any:
-    if isinstance(target, tuple):
-        return Annotated[target[1] + suffix, strawberry.lazy(target[0])]
-    if suffix:
-        module = importlib.import_module(target.__module__)
-        return getattr(module, target.__name__ + suffix)
-    return target
-
+from app.graphql.lists import ListArgs, nested_connection, root_connection, root_one
+from app.graphql.loaders import Loader, Loaders
+from app.query import Hop
 
 # Relation fields are the hot path of every list: one call per parent object. Their resolvers
 # only read `info.context`, which graphql-core's info has too, so once the schema is built
@@ -46,74 +32,235 @@ def _annotation(target: Target, suffix: str = "") -> Any:
 LEAN = "og.lean_resolver"
 
 
-def _field(resolve: Callable[..., Any], description: str) -> Any:
-    return strawberry.field(resolver=resolve, description=description, metadata={LEAN: resolve})
-
-
-def install_lean_resolvers(schema: strawberry.Schema) -> None:
+def install_lean_resolvers(schema: strawberry.Schema) -> int:
+    """Give graphql-core the lean resolvers; returns how many fields got one."""
     backref = "strawberry-definition"
+    installed = 0
     for gql_type in schema._schema.type_map.values():
         for gql_field in getattr(gql_type, "fields", {}).values():
             definition = (getattr(gql_field, "extensions", None) or {}).get(backref)
             lean = getattr(definition, "metadata", {}).get(LEAN) if definition is not None else None
             if lean is not None:
                 gql_field.resolve = lean
+                installed += 1
+    return installed
 
 
-def to_one(target: Target, fk: str, description: str, *, required: bool = False) -> Any:
-    """A to-one relation: the row whose id is in this row's `fk` column."""
+class Relation:
+    """What every relation kind has: an owner, a name, a target entity and a loader."""
 
-    def resolve(self: Any, info: Info) -> Any:
-        key = getattr(self, fk)
-        if key is None:
-            return None
-        return info.context.loaders.by_id(_resolve(target)).load(key)
+    many = True  # a to-many relation's filter takes some/none/every
+    prefetched = True  # the planner loads it ahead (connections plan their own pages)
 
-    ann = _annotation(target)
-    resolve.__annotations__ = {"info": Info, "return": ann if required else ann | None}
-    return _field(resolve, description)
+    def __init__(self, target: registry.Target, quantifier: tuple[str, str] | None = None) -> None:
+        self.target = target
+        self.quantifier = quantifier  # (input name, noun) of a to-many relation's filter
+        self.owner: registry.Entity | None = None
+        self.name = ""
+
+    def bind(self, owner: registry.Entity, name: str) -> None:
+        self.owner, self.name = owner, name
+
+    @property
+    def key(self) -> str:
+        assert self.owner is not None, "relation used before its entity was registered"
+        return f"{self.owner.name}.{self.name}"
+
+    @functools.cached_property
+    def entity(self) -> registry.Entity:
+        return registry.get(self.target)
+
+    def filter_type(self) -> Any:
+        if not self.many:
+            return registry.ref(self.target, "filter")
+        assert self.quantifier is not None and self.owner is not None, f"{self.key} is not filterable"
+        name, noun = self.quantifier
+        return registry.quantifier_input(name, self.target, noun, self.owner.type.__module__)
+
+    def hops(self) -> query.Relation:
+        raise NotImplementedError
+
+    def get(self, loaders: Loaders, obj: Any) -> Any:
+        """The related value of `obj`: the value itself when loaded, else an awaitable."""
+        raise NotImplementedError
+
+    def steps(self) -> list[Callable[[Loaders, list[Any]], Awaitable[list[Any]]]]:
+        """What the planner runs, one level each, to load this relation for many objects."""
+        return [self.fetch]
+
+    async def fetch(self, loaders: Loaders, objs: list[Any]) -> list[Any]:
+        """Load the relation of every object in one batch; the related objects, flat."""
+        raise NotImplementedError
+
+    def resolver(self) -> Callable[[Any, Any], Any]:
+        relation = self
+
+        def resolve(self: Any, info: Any) -> Any:  # `self` is the parent object, as strawberry names it
+            return relation.get(info.context.loaders, self)
+
+        return resolve
 
 
-def to_many(
-    target: Target,
-    column: Callable[[], Any],
-    order: Callable[[], Sequence[Any]],
+class ToOne(Relation):
+    """The row of `target` whose id is in the owner's `fk` column (or a path of such hops)."""
+
+    many = False
+
+    def __init__(self, path: Sequence[tuple[Any, registry.Target]]) -> None:
+        super().__init__(path[-1][1])
+        self.path = [(fk.key, fk, target) for fk, target in path]
+
+    def hops(self) -> query.Relation:
+        return query.Relation(tuple(Hop(fk, registry.get(t).model.id) for _, fk, t in self.path))
+
+    @functools.cached_property
+    def _hops(self) -> list[tuple[str, registry.Entity]]:
+        return [(attr, registry.get(target)) for attr, _, target in self.path]
+
+    def get(self, loaders: Loaders, obj: Any) -> Any:
+        for i, (attr, target) in enumerate(self._hops):
+            key = None if obj is None else getattr(obj, attr)
+            if key is None:
+                return None  # no key, or a hop that is not visible
+            obj = loaders.by_id(target).get(key)
+            if inspect.isawaitable(obj):
+                return self._rest(loaders, obj, i + 1)
+        return obj
+
+    async def _rest(self, loaders: Loaders, pending: Awaitable[Any], step: int) -> Any:
+        obj = await pending
+        for attr, _, target in self.path[step:]:
+            if obj is None or getattr(obj, attr) is None:
+                return None
+            obj = await loaders.by_id(target).load(getattr(obj, attr))
+        return obj
+
+    def steps(self) -> list[Callable[[Loaders, list[Any]], Awaitable[list[Any]]]]:
+        return [functools.partial(self._hop, attr, target) for attr, _, target in self.path]
+
+    @staticmethod
+    async def _hop(attr: str, target: registry.Target, loaders: Loaders, objs: list[Any]) -> list[Any]:
+        keys = list({k for k in (getattr(o, attr) for o in objs) if k is not None})
+        found = await loaders.by_id(target).load_many(keys)
+        return [o for o in found if o is not None]
+
+
+class Children(Relation):
+    """All rows of `target` whose `column` holds the owner's id, in a fixed order."""
+
+    def __init__(self, column: Any, target: registry.Target, order: Sequence[Any], **kw: Any) -> None:
+        super().__init__(target, **kw)
+        self.column, self.order = column, tuple(order)
+
+    def hops(self) -> query.Relation:
+        assert self.owner is not None
+        return query.Relation((Hop(self.owner.model.id, self.column),), many=True)
+
+    def loader(self, loaders: Loaders) -> Loader:
+        return loaders.children(self.key, self.entity, self.column, self.order)
+
+    def get(self, loaders: Loaders, obj: Any) -> Any:
+        return self.loader(loaders).get(obj.pk)
+
+    async def fetch(self, loaders: Loaders, objs: list[Any]) -> list[Any]:
+        lists = await self.loader(loaders).load_many(list({o.pk for o in objs}))
+        return [child for children in lists for child in children]
+
+
+class Through(Children):
+    """Rows of `target` linked to the owner through a link table, in the link's order."""
+
+    def __init__(self, link_parent: Any, link_target: Any, target: registry.Target, order: Any, **kw: Any):
+        super().__init__(link_parent, target, (order,), **kw)
+        self.link_target = link_target
+
+    def hops(self) -> query.Relation:
+        assert self.owner is not None
+        return query.Relation(
+            (Hop(self.owner.model.id, self.column), Hop(self.link_target, self.entity.model.id)), many=True
+        )
+
+    def loader(self, loaders: Loaders) -> Loader:
+        return loaders.through(self.key, self.entity, self.column, self.link_target, self.order[0])
+
+
+class Values(Children):
+    """Plain values in a child table (tags), in a fixed order."""
+
+    def __init__(self, value: Any, parent: Any, order: Any) -> None:
+        super().__init__(parent, "", (order,))
+        self.value = value
+
+    def loader(self, loaders: Loaders) -> Loader:
+        return loaders.values(self.key, self.value, self.column, self.order[0])
+
+    async def fetch(self, loaders: Loaders, objs: list[Any]) -> list[Any]:
+        await self.loader(loaders).load_many(list({o.pk for o in objs}))
+        return []  # strings: nothing below them to plan
+
+
+class Page(Relation):
+    """A connection of `target` rows whose `partition` is the owner's id (one page per parent)."""
+
+    prefetched = False  # its resolver pages, then plans below its own rows
+
+    def __init__(self, partition: Any, target: registry.Target, default_order: Any, **kw: Any) -> None:
+        super().__init__(target, **kw)
+        self.partition, self.default_order = partition, default_order
+
+    def hops(self) -> query.Relation:
+        assert self.owner is not None
+        return query.Relation((Hop(self.owner.model.id, self.partition),), many=True)
+
+
+def _field(relation: Relation, returns: Any, description: str) -> Any:
+    resolve = relation.resolver()
+    resolve.__annotations__ = {"info": Info, "return": returns}
+    meta = {LEAN: resolve, registry.REL: relation}
+    return strawberry.field(resolver=resolve, description=description, metadata=meta)
+
+
+def rel(fk: Any, target: registry.Target, description: str, *, required: bool = False) -> Any:
+    """A to-one relation: the `target` row whose id is in this row's `fk` column."""
+    ann = registry.ref(target)
+    return _field(ToOne([(fk, target)]), ann if required else ann | None, description)
+
+
+def rel_path(path: Sequence[tuple[Any, registry.Target]], description: str) -> Any:
+    """A to-one relation through to-one hops (a deal's pipeline is its stage's)."""
+    return _field(ToOne(path), registry.ref(path[-1][1]) | None, description)
+
+
+def children(
+    column: Any,
+    target: registry.Target,
     description: str,
     *,
-    key: str | None = None,
+    order: Sequence[Any],
+    quantifier: tuple[str, str] | None = None,
 ) -> Any:
-    """All child rows in a fixed order (stages of a pipeline, items of an opportunity).
-
-    `key` names the loader, for another field that wants the same rows (itemsTotal).
-    """
-
-    sql = functools.cache(lambda: (column(), *order()))  # built once, on first use
-
-    def resolve(self: Any, info: Info) -> Any:
-        loader = info.context.loaders.children(_resolve(target), *sql(), key=key or resolve)
-        return loader.load(self.pk)
-
-    resolve.__annotations__ = {"info": Info, "return": list[_annotation(target)]}  # type: ignore[misc]
-    return _field(resolve, description)
+    """All child rows in a fixed order (stages of a pipeline, items of an opportunity)."""
+    relation = Children(column, target, order, quantifier=quantifier)
+    return _field(relation, list[registry.ref(target)], description)  # type: ignore[misc]
 
 
 def through(
-    target: Target,
-    link_parent: Callable[[], Any],
-    link_target: Callable[[], Any],
-    order: Callable[[], Any],
+    link_parent: Any,
+    link_target: Any,
+    target: registry.Target,
     description: str,
+    *,
+    order: Any,
+    quantifier: tuple[str, str] | None = None,
 ) -> Any:
     """Rows linked through a link table, in the link's order (participants, access list)."""
+    relation = Through(link_parent, link_target, target, order, quantifier=quantifier)
+    return _field(relation, list[registry.ref(target)], description)  # type: ignore[misc]
 
-    sql = functools.cache(lambda: (link_parent(), link_target(), order()))  # built once, on first use
 
-    def resolve(self: Any, info: Info) -> Any:
-        loader = info.context.loaders.through(_resolve(target), *sql(), key=resolve)
-        return loader.load(self.pk)
-
-    resolve.__annotations__ = {"info": Info, "return": list[_annotation(target)]}  # type: ignore[misc]
-    return _field(resolve, description)
+def values(value: Any, parent: Any, order: Any, description: str) -> Any:
+    """Plain values of a child table (a deal's tags), in `order`."""
+    return _field(Values(value, parent, order), list[str], description)
 
 
 _ARG_DOCS = {
@@ -127,46 +274,65 @@ _ARG_DOCS = {
 }
 
 
-def connection_field(
-    target: Target,
+def connection(
+    partition: Any,
+    target: registry.Target,
     description: str,
     *,
-    partition: Callable[[], Any] | None = None,
     default_order: Sequence[tuple[str, bool]] | None = None,
+    quantifier: tuple[str, str] | None = None,
 ) -> Any:
-    """A Relay connection with filter, orderBy and first/after/last/before/offset.
-
-    With `partition`, the list is a parent's children (the partition expression equals
-    the parent's id) and all parents' pages are fetched in one statement.
-    """
-
-    # one expression object for the field's life: the nested page loaders are keyed by it
-    partition_sql = functools.cache(partition) if partition is not None else None
+    """A Relay connection of a parent's children (the `partition` expression equals the parent's
+    id): filter, orderBy and first/after/last/before/offset; all parents' pages in one statement."""
+    relation = Page(partition, target, default_order, quantifier=quantifier)
 
     async def resolve(self: Any, info: Info, **kw: Any) -> Any:
-        t = _resolve(target)
-        page = query.PageArgs(kw["first"], kw["after"], kw["last"], kw["before"], kw["offset"])
-        args = ListArgs(kw["filter"], kw["order_by"], page)
-        if partition_sql is None:
-            return await root_connection(info, t, args)
-        return await nested_connection(info, t, partition_sql(), self.pk, args, default_order)
+        return await nested_connection(info, relation, self.pk, _list_args(kw))
 
+    return _connection_field(resolve, target, description, {registry.REL: relation})
+
+
+def list_root(target: registry.Target, description: str) -> Any:
+    """A root connection: every visible row of `target`, with the same arguments."""
+
+    async def resolve(self: Any, info: Info, **kw: Any) -> Any:
+        return await root_connection(info, registry.get(target), _list_args(kw))
+
+    return _connection_field(resolve, target, description, {})
+
+
+def one_root(target: registry.Target, description: str) -> Any:
+    """`<type>(id: ID!)`: one record by global id, null when missing or not visible."""
+
+    async def resolve(self: Any, info: Info, id: strawberry.ID) -> Any:  # noqa: A002
+        return await root_one(info, registry.get(target), id)
+
+    resolve.__annotations__ = {"info": Info, "id": GlobalID, "return": registry.ref(target) | None}
+    return strawberry.field(resolver=resolve, description=description)
+
+
+def _list_args(kw: dict[str, Any]) -> ListArgs:
+    page = query.PageArgs(kw["first"], kw["after"], kw["last"], kw["before"], kw["offset"])
+    return ListArgs(kw["filter"], kw["order_by"], page)
+
+
+def _connection_field(resolve: Any, target: registry.Target, description: str, meta: dict[str, Any]) -> Any:
     def arg(t: Any, name: str) -> Any:
         return Annotated[t | None, strawberry.argument(description=_ARG_DOCS[name])]
 
     params = {
-        "filter": arg(_annotation(target, "Filter"), "filter"),
-        "order_by": arg(list[_annotation(target, "Order")], "order_by"),  # type: ignore[misc]
+        "filter": arg(registry.ref(target, "filter"), "filter"),
+        "order_by": arg(list[registry.ref(target, "order")], "order_by"),  # type: ignore[misc]
         "first": arg(int, "first"),
         "after": arg(str, "after"),
         "last": arg(int, "last"),
         "before": arg(str, "before"),
         "offset": arg(int, "offset"),
     }
-    returns = Connection[_annotation(target)]  # type: ignore[misc]
-    resolve.__signature__ = _signature(params, returns)  # type: ignore[attr-defined]
+    returns = Connection[registry.ref(target)]  # type: ignore[misc]
+    resolve.__signature__ = _signature(params, returns)
     resolve.__annotations__ = {"info": Info, **params, "return": returns}
-    return strawberry.field(resolver=resolve, description=description)
+    return strawberry.field(resolver=resolve, description=description, metadata=meta)
 
 
 def _signature(params: dict[str, Any], returns: Any) -> inspect.Signature:
@@ -178,46 +344,12 @@ def _signature(params: dict[str, Any], returns: Any) -> inspect.Signature:
     )
 
 
-def decode_id(type_name: str) -> Callable[[Any], int]:
-    """Filter values that are global ids become primary keys; a foreign id matches nothing."""
+def then(value: Any, use: Callable[[Any], Any]) -> Any:
+    """`use(value)` now when `value` is loaded, or an awaitable of it when it is still pending."""
+    if inspect.isawaitable(value):
 
-    def convert(value: Any) -> int:
-        decoded = from_global_id(str(value))
-        if decoded is None or decoded[0] != type_name:
-            return -1  # ids are positive: an id of another type or form matches no row
-        return decoded[1]
+        async def later() -> Any:
+            return use(await value)
 
-    return convert
-
-
-def filter_input(
-    name: str, module: str, spec: query.FilterSpec, fields: dict[str, tuple[Any, str]], description: str
-) -> type:
-    """A `<Type>Filter` input: `and`/`or`/`not`, `id`, and the given fields, all optional.
-
-    The compiler in `app.query` reads it through `spec`; nothing here is per field.
-    """
-    ann: dict[str, Any] = {
-        "and_": list[name] | None,  # type: ignore[valid-type]
-        "or_": list[name] | None,  # type: ignore[valid-type]
-        "not_": Optional[name],  # noqa: UP045  (a forward reference by name)
-        "id": IDFilter | None,
-    }
-    ns: dict[str, Any] = {
-        "and_": strawberry.field(default=None, name="and", description="All of these match."),
-        "or_": strawberry.field(default=None, name="or", description="At least one of these matches."),
-        "not_": strawberry.field(default=None, name="not", description="This does not match."),
-        "id": strawberry.field(default=None, description="By global id."),
-    }
-    for key, (typ, doc) in fields.items():
-        ann[key] = typ | None
-        ns[key] = strawberry.field(default=None, description=doc)
-    spec.convert.setdefault("id", decode_id(name.removesuffix("Filter")))
-    cls = type(name, (), {"__annotations__": ann, **ns, "__module__": module})
-    return strawberry.input(query.filter_spec(spec)(cls), description=description)
-
-
-def entity(t: Any, model: Any, spec: query.FilterSpec | None = None) -> None:
-    """Tie a GraphQL type to its table (for loaders) and its filter spec (for lists)."""
-    t.__model__ = model
-    t.__spec__ = spec
+        return later()
+    return use(value)

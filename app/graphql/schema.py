@@ -1,4 +1,4 @@
-"""The schema: Query composed from the domain modules, node lookup, and the extensions."""
+"""The schema: Query composed from each domain module's roots, node lookup, and the extensions."""
 
 from __future__ import annotations
 
@@ -12,66 +12,39 @@ from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCa
 from strawberry.schema.config import StrawberryConfig
 
 from app.errors import BadUserInput
+from app.graphql import registry
 from app.graphql.aggregates import AggregateQueries
 from app.graphql.api_keys import ApiKeyQueries
-from app.graphql.common import GlobalID, Node, from_global_id
+from app.graphql.common import GlobalID, Node
 from app.graphql.context import Info
-from app.graphql.custom_fields import CustomFieldDefinition
-from app.graphql.customers import Contact, Customer
+from app.graphql.custom_fields import CustomFieldQueries
+from app.graphql.customers import CustomerQueries
 from app.graphql.executor import CompiledExecutor
-from app.graphql.items import OpportunityItem
-from app.graphql.lookups import Channel, CloseReason, Lead, OpportunityType
+from app.graphql.items import ItemQueries
+from app.graphql.lookups import LookupQueries
 from app.graphql.mutations import Mutation
-from app.graphql.opportunities import Opportunity, OpportunityQueries
+from app.graphql.opportunities import OpportunityQueries
 from app.graphql.permissions import OperationRoles
-from app.graphql.pipelines import Pipeline, Stage
-from app.graphql.relations import connection_field, decode_id, install_lean_resolvers
+from app.graphql.pipelines import PipelineQueries
+from app.graphql.relations import install_lean_resolvers
 from app.graphql.scalars import DECIMAL
-from app.graphql.users import Organization, User
+from app.graphql.users import User, UserQueries
 from app.graphql.view import GatewaySchema
+from app.ids import from_global_id
 from app.limits import execution_limits, validation_rules
 from app.settings import Settings
-
-NODE_TYPES: dict[str, Any] = {
-    t.__name__: t
-    for t in (
-        Opportunity,
-        Customer,
-        Contact,
-        User,
-        Organization,
-        Pipeline,
-        Stage,
-        CloseReason,
-        Channel,
-        Lead,
-        OpportunityType,
-        OpportunityItem,
-        CustomFieldDefinition,
-    )
-}
-
-
-def one_field(t: Any, description: str) -> Any:
-    """`<type>(id: ID!)`: one record by global id, null when missing or not visible."""
-
-    def resolve(info: Info, id: strawberry.ID) -> Any:  # noqa: A002
-        pk = decode_id(t.__name__)(id)
-        return info.context.loaders.by_id(t).load(pk) if pk > 0 else None
-
-    resolve.__annotations__ = {"info": Info, "id": GlobalID, "return": t | None}
-    return strawberry.field(resolver=resolve, description=description)
 
 
 def load_node(info: Info, gid: str) -> Any:
     decoded = from_global_id(gid)
-    if decoded is None or decoded[0] not in NODE_TYPES:
+    nodes = registry.node_entities()
+    if decoded is None or decoded[0] not in nodes:
         return None
-    return info.context.loaders.by_id(NODE_TYPES[decoded[0]]).load(decoded[1])
+    return info.context.loaders.by_id(nodes[decoded[0]]).load(decoded[1])
 
 
-@strawberry.type(description="Read the CRM: deals and everything around them.")
-class Query(OpportunityQueries, AggregateQueries, ApiKeyQueries):
+@strawberry.type
+class NodeQueries:
     @strawberry.field(description="Any object by its global id; null when missing or not visible.")
     def node(self, info: Info, id: GlobalID) -> Node | None:  # noqa: A002
         return load_node(info, id)  # type: ignore[no-any-return]
@@ -95,29 +68,26 @@ class Query(OpportunityQueries, AggregateQueries, ApiKeyQueries):
     def viewer(self, info: Info) -> User | None:
         return info.context.loaders.by_id(User).load(info.context.principal.user_id)  # type: ignore[no-any-return]
 
-    customer = one_field(Customer, "One customer by id.")
-    customers = connection_field(Customer, "Customers, by name unless `orderBy` says otherwise.")
-    contact = one_field(Contact, "One contact by id.")
-    contacts = connection_field(Contact, "Contacts, by name unless `orderBy` says otherwise.")
-    user = one_field(User, "One user by id.")
-    users = connection_field(User, "Users of the organization, by name.")
-    pipeline = one_field(Pipeline, "One pipeline by id.")
-    pipelines = connection_field(Pipeline, "Pipelines, by name.")
-    stage = one_field(Stage, "One stage by id.")
-    stages = connection_field(Stage, "Stages of all pipelines, by position.")
-    close_reason = one_field(CloseReason, "One close reason by id.")
-    close_reasons = connection_field(CloseReason, "Close reasons, by name.")
-    channel = one_field(Channel, "One channel by id.")
-    channels = connection_field(Channel, "Channels, by name.")
-    lead = one_field(Lead, "One lead by id.")
-    leads = connection_field(Lead, "Leads, newest first.")
-    opportunity_type = one_field(OpportunityType, "One opportunity type by id.")
-    opportunity_types = connection_field(OpportunityType, "Opportunity types, by name.")
-    custom_field_definition = one_field(CustomFieldDefinition, "One custom field definition by id.")
-    custom_field_definitions = connection_field(
-        CustomFieldDefinition, "Custom field definitions, in form order."
-    )
-    opportunity_item = one_field(OpportunityItem, "One line item by id.")
+
+# Every root field is declared beside its type, in a `<Domain>Queries` class; this is the order
+# they appear in the schema.
+ROOTS = (
+    OpportunityQueries,
+    AggregateQueries,
+    ApiKeyQueries,
+    NodeQueries,
+    CustomerQueries,
+    UserQueries,
+    PipelineQueries,
+    LookupQueries,
+    CustomFieldQueries,
+    ItemQueries,
+)
+
+
+@strawberry.type(description="Read the CRM: deals and everything around them.")
+class Query(*ROOTS):  # type: ignore[misc]
+    pass
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
@@ -142,7 +112,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
-        types=list(NODE_TYPES.values()),
+        types=[e.type for e in registry.node_entities().values()],
         extensions=extensions,
         config=StrawberryConfig(batching_config=batching),  # type: ignore[typeddict-item]
         scalar_overrides={Decimal: DECIMAL},

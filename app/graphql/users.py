@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from app import models as m
-from app import query
 from app.graphql.common import BooleanFilter, DateTimeFilter, Node, StringFilter
-from app.graphql.lists import order_input
-from app.graphql.relations import connection_field, entity, filter_input
-from app.query import Hop, Relation
-
-if TYPE_CHECKING:  # the filter is made in the opportunities module, which imports this one
-    from app.graphql.opportunities import RelatedOpportunitiesFilter
-
-OPP = ("app.graphql.opportunities", "Opportunity")
+from app.graphql.customers import RELATED_DEALS
+from app.graphql.registry import entity
+from app.graphql.relations import connection, list_root, one_root
 
 
 @strawberry.type(description="A tenant: every record belongs to exactly one organization.")
@@ -36,33 +29,34 @@ class User(Node):
     profile_url: str | None = strawberry.field(description="Profile page URL.")
     is_active: bool = strawberry.field(description="False for users who left; they keep their deals.")
     created_at: datetime = strawberry.field(description="When the user was added.")
-    owned_opportunities = connection_field(
-        OPP, "Opportunities this user is responsible for.", partition=lambda: m.Opportunity.owner_id
+    owned_opportunities = connection(
+        m.Opportunity.owner_id,
+        "Opportunity",
+        "Opportunities this user is responsible for.",
+        quantifier=RELATED_DEALS,
     )
 
 
-USER_SPEC = query.FilterSpec(
+USER = entity(
+    User,
     m.User,
-    relations={"owned_opportunities": lambda: Relation((Hop(m.User.id, m.Opportunity.owner_id),), many=True)},
-    default_order=(("DISPLAY_NAME", False),),
-)
-UserFilter = filter_input(
-    "UserFilter",
-    __name__,
-    USER_SPEC,
-    {
+    filters={
         "display_name": (StringFilter, "By display name."),
         "email": (StringFilter, "By email address."),
         "title": (StringFilter, "By job title."),
         "created_at": (DateTimeFilter, "By when the user was added."),
         "is_active": (BooleanFilter, "Active users, or those who left."),
-        "owned_opportunities": (
-            Annotated["RelatedOpportunitiesFilter", strawberry.lazy("app.graphql.opportunities")],
-            "By the deals they own: some, none or every.",
-        ),
+        "owned_opportunities": "By the deals they own: some, none or every.",
     },
-    "Which users to return. Fields are combined with AND.",
+    filter_doc="Which users to return. Fields are combined with AND.",
+    orders=["ID", "DISPLAY_NAME", "EMAIL", "CREATED_AT"],
+    default_order=(("DISPLAY_NAME", False),),
 )
-UserOrder = order_input("User", ["ID", "DISPLAY_NAME", "EMAIL", "CREATED_AT"], __name__)
-entity(User, m.User, USER_SPEC)
-entity(Organization, m.Organization)
+ORGANIZATION = entity(Organization, m.Organization)
+UserFilter = USER.filter
+
+
+@strawberry.type
+class UserQueries:
+    user = one_root(User, "One user by id.")
+    users = list_root(User, "Users of the organization, by name.")

@@ -1,6 +1,7 @@
 """One generic compiler from filter, order and page inputs to SQLAlchemy statements.
 
-Nothing here knows an entity by name. A filter input class is registered with a
+Nothing here knows an entity by name, but for the deal filter's own fields (tags,
+custom field values, search) in `predicates`. A filter input class is registered with a
 `FilterSpec` (its model, and the few fields that are not plain columns); the
 compiler walks the input's fields and turns scalar filters into predicates on
 columns, entity filters into `IN (SELECT …)` relation predicates at any depth,
@@ -37,6 +38,7 @@ from app.query.pages import (
     plan_page,
     read_page,
 )
+from app.query.predicates import custom_fields, search, tags
 from app.query.sql import (
     SEARCH_INDEXES,
     Expr,
@@ -68,6 +70,7 @@ __all__ = [
     "compile_scalar",
     "constrains",
     "contains_text",
+    "custom_fields",
     "decode_cursor",
     "encode_cursor",
     "ends_with_text",
@@ -83,8 +86,10 @@ __all__ = [
     "read_page",
     "rows_after",
     "scalar_filter",
+    "search",
     "search_document",
     "starts_with_text",
+    "tags",
     "text_match",
     "walk",
     "word_search",

@@ -12,6 +12,7 @@ from sqlalchemy import and_, false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.errors import BadUserInput
+from app.naming import camel
 from app.query.sql import Expr, contains_text, ends_with_text, like_escape, starts_with_text
 
 
@@ -118,13 +119,8 @@ def compile_filter(flt: Any, path: str = "filter") -> ColumnElement[bool]:
     which part of a deep filter was refused.
     """
     spec: FilterSpec = getattr(type(flt), SPEC_ATTR)
-    terms = [_compile_field(spec, name, value, f"{path}.{_camel(name)}") for name, value in _set_fields(flt)]
+    terms = [_compile_field(spec, name, value, f"{path}.{camel(name)}") for name, value in _set_fields(flt)]
     return and_(true(), *terms) if terms else true()
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.rstrip("_").split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def _compile_field(spec: FilterSpec, name: str, value: Any, path: str) -> ColumnElement[bool]:
@@ -241,7 +237,7 @@ def check_scalar(ops: Sequence[tuple[str, Any]], path: str) -> None:
     """Refuse operators that contradict each other or would make a runaway statement."""
     names = {op for op, _ in ops}
     if ("is_null", True) in ops and names - {"is_null", "ne", "not_in"}:
-        others = ", ".join(sorted(_camel(n) for n in names - {"is_null"}))
+        others = ", ".join(sorted(camel(n) for n in names - {"is_null"}))
         raise BadUserInput(
             f"`{path}`: `isNull: true` contradicts {others} (a missing value equals nothing)",
             argument=path.split(".")[0],
@@ -249,13 +245,13 @@ def check_scalar(ops: Sequence[tuple[str, Any]], path: str) -> None:
     for op, value in ops:
         if isinstance(value, list) and len(value) > MAX_IN_VALUES:
             raise BadUserInput(
-                f"`{path}.{_camel(op)}` has {len(value)} values; at most {MAX_IN_VALUES} are allowed",
+                f"`{path}.{camel(op)}` has {len(value)} values; at most {MAX_IN_VALUES} are allowed",
                 argument=path.split(".")[0],
             )
         texts = value if isinstance(value, list) else [value]
         if any(isinstance(t, str) and len(t) > MAX_TEXT_LENGTH for t in texts):
             # longer than any stored text column, and SQLite refuses LIKE patterns over 50 kB
             raise BadUserInput(
-                f"`{path}.{_camel(op)}` is longer than {MAX_TEXT_LENGTH} characters",
+                f"`{path}.{camel(op)}` is longer than {MAX_TEXT_LENGTH} characters",
                 argument=path.split(".")[0],
             )

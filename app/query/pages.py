@@ -68,7 +68,7 @@ def check_page(page: PageArgs, max_size: int) -> None:
     for name in ("first", "last"):
         value = getattr(page, name)
         if value is not None and value > max_size:
-            # API.md: a page size over the limit is QUERY_TOO_COMPLEX, like cost and depth
+            # the API contract: a page size over the limit is QUERY_TOO_COMPLEX, like cost and depth
             raise QueryTooComplex(
                 f"`{name}` is {value}, over the maximum page size of {max_size}",
                 argument=name,
