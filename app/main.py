@@ -31,16 +31,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.types import ExecutionResult
 
-from app.auth import authenticate
-from app.db import make_engine, make_sessionmaker
-from app.graphql.context import Context, Database
+from app.auth import Keys
+from app.db import Database, limits_for, make_engine, make_sessionmaker
+from app.graphql.context import Context
 from app.graphql.loaders import Loaders
 from app.graphql.schema import build_schema
 from app.limits import QUERY_TOO_COMPLEX
 from app.masking import INTERNAL, police, request_id
 from app.ratelimit import RateLimiter
 from app.settings import Settings
-from app.tenancy import SESSION_KEY, UNSCOPED, Principal
+from app.tenancy import Principal
 
 log = logging.getLogger("opportunity_gateway")
 
@@ -178,11 +178,9 @@ class AuthMiddleware:
     Only the GraphiQL page itself is served without a key.
     """
 
-    def __init__(
-        self, app: ASGIApp, sessions: async_sessionmaker[AsyncSession], limiter: RateLimiter
-    ) -> None:
+    def __init__(self, app: ASGIApp, keys: Keys, limiter: RateLimiter) -> None:
         self.app = app
-        self.sessions = sessions
+        self.keys = keys
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -226,9 +224,7 @@ class AuthMiddleware:
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             return None
-        async with self.sessions() as session:
-            session.info[SESSION_KEY] = UNSCOPED  # the key lookup precedes any tenant
-            return await authenticate(session, key.strip())
+        return await self.keys.principal(key.strip())
 
 
 def _is_ide_page(scope: Scope) -> bool:
@@ -261,11 +257,15 @@ class GraphQLApp(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        try:
-            response = await self.run(Request(scope, receive))
-        except HTTPException as exc:
-            await self._refuse(send, exc)
-            return
+        principal = scope.get("state", {}).get("principal", NOBODY)
+        # the request's one read connection: taken at its first read, given back here
+        async with Database.for_request(self.sessions, principal) as db:
+            scope.setdefault("state", {})["db"] = db
+            try:
+                response = await self.run(Request(scope, receive))
+            except HTTPException as exc:
+                await self._refuse(send, exc)
+                return
         await response(scope, receive, send)
 
     async def _refuse(self, send: Send, exc: HTTPException) -> None:
@@ -287,8 +287,8 @@ class GraphQLApp(GraphQL[Context, None]):
         await _send_error(send, status, reason, code)
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        principal = request.scope.get("state", {}).get("principal", NOBODY)
-        db = Database(self.sessions, principal)
+        db: Database = request.scope["state"]["db"]
+        principal = db.principal
         loaders = Loaders(
             db,
             default_page_size=self.settings.default_page_size,
@@ -353,8 +353,9 @@ def tune_garbage_collector() -> None:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
-    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, limits=limits_for(settings))
     sessions = make_sessionmaker(engine)
+    keys = Keys(sessions, ttl=settings.key_cache_seconds)
 
     async def healthz(_: Request) -> Response:
         try:
@@ -369,6 +370,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         tune_garbage_collector()
         yield
+        await keys.close()  # the last-used stamps still pending
         await engine.dispose()
 
     async def http_error(_: Request, exc: Exception) -> Response:
@@ -392,7 +394,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # before authentication, the body limit applies before the key is even looked up
     app.add_middleware(
         AuthMiddleware,
-        sessions=sessions,
+        keys=keys,
         limiter=RateLimiter(settings.rate_limit, settings.rate_limit_storage),
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -413,5 +415,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
     app.add_middleware(RequestIdMiddleware)
     app.state.engine = engine
+    app.state.keys = keys
     app.state.settings = settings
     return app

@@ -145,7 +145,7 @@ class Opportunity(Node):
     def tags(self, info: Info) -> list[str]:
         tag = m.OpportunityTag
         loader = info.context.loaders.values(tag.tag, tag.opportunity_id, tag.position, key="tags")
-        return loader.load(self.pk)  # type: ignore[no-any-return]  # an awaitable, resolved by the executor
+        return loader.load(self.pk)  # type: ignore[return-value]  # an awaitable, resolved by the executor
 
     type = to_one(OpportunityType, "type_id", "Kind of deal.")
     stage = to_one(Stage, "stage_id", "Pipeline stage (board column).")

@@ -91,7 +91,7 @@ class Query(OpportunityQueries, AggregateQueries, ApiKeyQueries):
 
     @strawberry.field(description="The calling user.")
     def viewer(self, info: Info) -> User | None:
-        return info.context.loaders.by_id(User).load(info.context.principal.user_id)  # type: ignore[no-any-return]
+        return info.context.loaders.by_id(User).load(info.context.principal.user_id)  # type: ignore[return-value]
 
     customer = one_field(Customer, "One customer by id.")
     customers = connection_field(Customer, "Customers, by name unless `orderBy` says otherwise.")
