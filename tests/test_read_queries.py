@@ -29,27 +29,73 @@ query ($id: ID!) {
 
 async def _deal(engine, tenant: Tenant, board: Board) -> int:
     org = tenant.organization_id
-    [oid] = await insert(engine, opportunity(
-        org, title="Big deal", description="Multi-year", stage_id=board.stages[1], position=1,
-        amount=Decimal("12000.50"), currency="EUR", probability=25, conversion_rate=Decimal("1.1"),
-        customer_id=board.customer, contact_id=board.contact, referrer_id=board.contact, agent_id=board.contact,
-        owner_id=tenant.user_id, created_by_id=tenant.user_id, lead_id=board.lead, channel_id=board.channel,
-        type_id=board.type, close_reason_id=board.lost_reason, expected_close_date=date(2026, 3, 31),
-        lead_source="REFERRAL", priority="HIGH", utm_source="newsletter", bid_type="PER_MONTH", per_period_value=12,
-    ))
+    [oid] = await insert(
+        engine,
+        opportunity(
+            org,
+            title="Big deal",
+            description="Multi-year",
+            stage_id=board.stages[1],
+            position=1,
+            amount=Decimal("12000.50"),
+            currency="EUR",
+            probability=25,
+            conversion_rate=Decimal("1.1"),
+            customer_id=board.customer,
+            contact_id=board.contact,
+            referrer_id=board.contact,
+            agent_id=board.contact,
+            owner_id=tenant.user_id,
+            created_by_id=tenant.user_id,
+            lead_id=board.lead,
+            channel_id=board.channel,
+            type_id=board.type,
+            close_reason_id=board.lost_reason,
+            expected_close_date=date(2026, 3, 31),
+            lead_source="REFERRAL",
+            priority="HIGH",
+            utm_source="newsletter",
+            bid_type="PER_MONTH",
+            per_period_value=12,
+        ),
+    )
     async with unscoped(engine) as s:
-        s.add_all([
-            m.OpportunityItem(organization_id=org, opportunity_id=oid, position=2, item_name="Support",
-                              quantity=Decimal("1"), rate=Decimal("0.3333"), base_rate=Decimal("0.5")),
-            m.OpportunityItem(organization_id=org, opportunity_id=oid, position=1, item_name="Licence",
-                              quantity=Decimal("2.5"), rate=Decimal("100")),
-            m.OpportunityTag(organization_id=org, opportunity_id=oid, tag="vip", position=2),
-            m.OpportunityTag(organization_id=org, opportunity_id=oid, tag="q1", position=1),
-            m.OpportunityContact(organization_id=org, opportunity_id=oid, contact_id=board.contact),
-            m.OpportunityLostReason(organization_id=org, opportunity_id=oid, close_reason_id=board.lost_reason),
-            m.CustomFieldValue(organization_id=org, opportunity_id=oid, definition_id=board.definitions[5], value="2026-02-01"),
-            m.CustomFieldValue(organization_id=org, opportunity_id=oid, definition_id=board.definitions[3], value="true"),
-        ])
+        s.add_all(
+            [
+                m.OpportunityItem(
+                    organization_id=org,
+                    opportunity_id=oid,
+                    position=2,
+                    item_name="Support",
+                    quantity=Decimal("1"),
+                    rate=Decimal("0.3333"),
+                    base_rate=Decimal("0.5"),
+                ),
+                m.OpportunityItem(
+                    organization_id=org,
+                    opportunity_id=oid,
+                    position=1,
+                    item_name="Licence",
+                    quantity=Decimal("2.5"),
+                    rate=Decimal("100"),
+                ),
+                m.OpportunityTag(organization_id=org, opportunity_id=oid, tag="vip", position=2),
+                m.OpportunityTag(organization_id=org, opportunity_id=oid, tag="q1", position=1),
+                m.OpportunityContact(organization_id=org, opportunity_id=oid, contact_id=board.contact),
+                m.OpportunityLostReason(
+                    organization_id=org, opportunity_id=oid, close_reason_id=board.lost_reason
+                ),
+                m.CustomFieldValue(
+                    organization_id=org,
+                    opportunity_id=oid,
+                    definition_id=board.definitions[5],
+                    value="2026-02-01",
+                ),
+                m.CustomFieldValue(
+                    organization_id=org, opportunity_id=oid, definition_id=board.definitions[3], value="true"
+                ),
+            ]
+        )
     return oid
 
 
@@ -58,7 +104,11 @@ async def test_a_deal_with_every_field_and_relation(api: Api, tenant: Tenant, en
     oid = await _deal(engine, tenant, board)
     deal = (await api(DEAL, {"id": gid("Opportunity", oid)}))["opportunity"]
     assert deal["id"] == gid("Opportunity", oid)
-    assert (deal["amount"], deal["expectedRevenue"], deal["baseAmount"]) == ("12000.5000", "3000.1250", "13200.5500")
+    assert (deal["amount"], deal["expectedRevenue"], deal["baseAmount"]) == (
+        "12000.5000",
+        "3000.1250",
+        "13200.5500",
+    )
     assert deal["itemsTotal"] == "250.3333"
     assert [i["itemName"] for i in deal["items"]] == ["Licence", "Support"]
     assert deal["items"][1]["baseAmount"] == "0.5000"
@@ -72,7 +122,10 @@ async def test_a_deal_with_every_field_and_relation(api: Api, tenant: Tenant, en
     assert deal["owner"]["email"] == deal["createdBy"]["email"] == "owner@acme.test"
     assert deal["lostReasons"] == [{"name": "No budget"}] and deal["closeReason"]["kind"] == "LOST"
     assert deal["organization"] == {"name": "Acme", "baseCurrency": "USD"}
-    assert [(c["fieldType"], c["value"]) for c in deal["customFields"]] == [("CHECK_BOX", "true"), ("DATE", "2026-02-01")]
+    assert [(c["fieldType"], c["value"]) for c in deal["customFields"]] == [
+        ("CHECK_BOX", "true"),
+        ("DATE", "2026-02-01"),
+    ]
     assert deal["expectedCloseDate"] == "2026-03-31" and deal["createdAt"].endswith("+00:00")
     assert deal["canEdit"] is True and deal["version"] == 1
 
@@ -98,7 +151,10 @@ async def test_parents_list_their_children(api: Api, tenant: Tenant, engine) -> 
     board = await make_board(engine, tenant.organization_id)
     await _deal(engine, tenant, board)
     data = await api(CHILDREN)
-    assert data["customers"]["nodes"][0]["opportunities"] == {"totalCount": 1, "nodes": [{"title": "Big deal"}]}
+    assert data["customers"]["nodes"][0]["opportunities"] == {
+        "totalCount": 1,
+        "nodes": [{"title": "Big deal"}],
+    }
     assert data["contacts"]["nodes"][0]["customer"]["name"].startswith("Customer")
     assert data["users"]["nodes"][0]["ownedOpportunities"]["totalCount"] == 1
     pipeline = data["pipelines"]["nodes"][0]
@@ -124,8 +180,12 @@ query ($c: ID!, $p: ID!, $s: ID!, $u: ID!) {
 
 async def test_one_record_queries_and_unknown_ids(api: Api, tenant: Tenant, engine) -> None:
     board = await make_board(engine, tenant.organization_id)
-    ids = {"c": gid("Customer", board.customer), "p": gid("Pipeline", board.pipeline),
-           "s": gid("Stage", board.stages[0]), "u": gid("User", tenant.user_id)}
+    ids = {
+        "c": gid("Customer", board.customer),
+        "p": gid("Pipeline", board.pipeline),
+        "s": gid("Stage", board.stages[0]),
+        "u": gid("User", tenant.user_id),
+    }
     data = await api(ONE_OF_EACH, ids)
     assert data["stage"] == {"name": "Qualify"} and data["user"] == {"email": "owner@acme.test"}
     wrong = {**ids, "c": gid("Pipeline", board.pipeline), "p": "garbage!", "s": gid("Stage", 999999)}
@@ -144,12 +204,21 @@ query ($ids: [ID!]!, $one: ID!) {
 async def test_node_and_nodes_in_the_order_asked(api: Api, tenant: Tenant, engine) -> None:
     board = await make_board(engine, tenant.organization_id)
     oid = await _deal(engine, tenant, board)
-    ids = [gid("Stage", board.stages[2]), "nonsense", gid("Opportunity", oid), gid("Stage", board.stages[0]),
-           gid("Opportunity", 424242), gid("Nope", 1)]
+    ids = [
+        gid("Stage", board.stages[2]),
+        "nonsense",
+        gid("Opportunity", oid),
+        gid("Stage", board.stages[0]),
+        gid("Opportunity", 424242),
+        gid("Nope", 1),
+    ]
     data = await api(NODES, {"ids": ids, "one": gid("Customer", board.customer)})
     assert data["node"]["name"].startswith("Customer")
     assert data["nodes"] == [
-        {"id": ids[0], "__typename": "Stage", "name": "Won"}, None,
+        {"id": ids[0], "__typename": "Stage", "name": "Won"},
+        None,
         {"id": ids[2], "__typename": "Opportunity", "title": "Big deal"},
-        {"id": ids[3], "__typename": "Stage", "name": "Qualify"}, None, None,
+        {"id": ids[3], "__typename": "Stage", "name": "Qualify"},
+        None,
+        None,
     ]
