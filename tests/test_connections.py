@@ -10,14 +10,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, select, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import models as m
 from app.db import Database, Limits, limits_for, make_sessionmaker
 from app.enums import Role
 from app.settings import Settings
-from app.tenancy import SESSION_KEY, Principal
+from app.tenancy import Principal
 from tests.support import Api, Tenant, gid, insert, make_tenant, opportunity, running_app
 from tests.test_statement_counts import EVERYTHING, _fill
 
