@@ -77,6 +77,9 @@ class Api:
 
 @asynccontextmanager
 async def running_app(database_url: str, **settings: Any) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    # A loaded machine (CI, parallel runs) can take longer than the 15 s production default on the
+    # 500-row pins; tests that are about the timeout set their own.
+    settings.setdefault("request_timeout_seconds", 120.0)
     app = create_app(Settings(database_url=database_url, **settings))
     transport = httpx.ASGITransport(app=app)
     try:
