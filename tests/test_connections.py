@@ -159,17 +159,16 @@ async def test_concurrent_loader_batches_share_the_connection_in_turn(
         await conn.invalidate()
 
 
-async def test_timeouts_are_per_connection_settings_below_the_request_timeout(engine: AsyncEngine) -> None:
-    _postgres_only(engine)
+async def test_timeouts_are_per_connection_settings_below_the_request_timeout(database_url: str) -> None:
     assert limits_for(Settings(request_timeout_seconds=15)) == Limits(statement=10, lock=5, pool=5)
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                text("SELECT current_setting('statement_timeout'), current_setting('lock_timeout')")
-            )
-        ).one()
-    assert tuple(row) == ("10s", "5s")
-    assert engine.pool.timeout() == 5  # type: ignore[attr-defined]
+    async with running_app(database_url, request_timeout_seconds=15) as (app, _):
+        engine: AsyncEngine = app.state.engine
+        _postgres_only(engine)
+        async with engine.connect() as conn:
+            settings = text("SELECT current_setting('statement_timeout'), current_setting('lock_timeout')")
+            row = (await conn.execute(settings)).one()
+        assert tuple(row) == ("10s", "5s")
+        assert engine.pool.timeout() == 5  # type: ignore[attr-defined]
 
 
 def test_a_database_limit_at_or_over_the_request_timeout_is_refused() -> None:
