@@ -201,6 +201,7 @@ class Database:
         self._lock = asyncio.Lock()
         self._session: AsyncSession | None = None
         self._answered = False  # has the current snapshot returned a result yet?
+        self._at_close: list[Callable[[], object]] = []
 
     @classmethod
     @asynccontextmanager
@@ -257,14 +258,27 @@ class Database:
             # connection that fails to reset is invalidated by the pool, not reused
             await session.close()
 
-    async def close(self) -> None:
+    async def _end_snapshot(self) -> None:
         async with self._lock:
             await self._release()
+
+    def at_close(self, callback: Callable[[], object]) -> None:
+        """Run `callback` when the request ends (after its connection went back to the pool)."""
+        self._at_close.append(callback)
+
+    async def close(self) -> None:
+        """The request is over: its connection goes back to the pool, its `at_close` callbacks run."""
+        try:
+            await self._end_snapshot()
+        finally:
+            callbacks, self._at_close = self._at_close, []
+            for callback in callbacks:
+                callback()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed when the block ends, rolled back if it raises. Never retried here."""
-        await self.close()
+        await self._end_snapshot()
         async with serialised_writes(self._engine), self._sessions() as session, session.begin():
             session.info[SESSION_KEY] = self.principal
             await begin_write(session)

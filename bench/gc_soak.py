@@ -65,8 +65,8 @@ async def main() -> None:
     ap.add_argument("--thresholds", default="")
     ap.add_argument("--query", default="/work/shared/perf/queries/gateway_board_50.graphql")
     args = ap.parse_args()
+    body = {"query": Path(args.query).read_text()}  # noqa: ASYNC240 (before any load)
     app = create_app(Settings(database_url=args.database_url, rate_limit="", max_cost=1_000_000_000))
-    body = {"query": Path(args.query).read_text()}
     headers = {"Authorization": f"Bearer {args.key}"}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
@@ -77,7 +77,9 @@ async def main() -> None:
             gc.set_threshold(*(int(x) for x in args.thresholds.split(",")))
         pauses = Pauses()
         gc.callbacks.append(pauses)
-        print(f"thresholds {gc.get_threshold()}, concurrency {args.concurrency}, RSS at start {rss_mb():.0f} MB")
+        print(
+            f"thresholds {gc.get_threshold()}, concurrency {args.concurrency}, RSS at start {rss_mb():.0f} MB"
+        )
         print("| requests | RSS MB | collections since last row |")
         print("| --- | --- | --- |")
         done = 0
@@ -97,7 +99,9 @@ async def main() -> None:
         gc.callbacks.remove(pauses)
         t0 = time.perf_counter()
         gc.collect()
-        print(f"full gc.collect() at the end: {(time.perf_counter() - t0) * 1000:.0f} ms; RSS {rss_mb():.0f} MB")
+        print(
+            f"full gc.collect() at the end: {(time.perf_counter() - t0) * 1000:.0f} ms; RSS {rss_mb():.0f} MB"
+        )
         print(json.dumps({"gc_counts": gc.get_count(), "gc_stats": gc.get_stats()}))
     await app.state.keys.close()
     await app.state.engine.dispose()
