@@ -190,6 +190,7 @@ class Keys:
         self.clock = clock
         self.max_entries = max_entries
         self._known: dict[bytes, _Known] = {}
+        self._lookups: dict[bytes, asyncio.Future[_Known | None]] = {}
         self.stamps = Stamps(sessions)
         _LIVE.add(self)
 
@@ -198,7 +199,7 @@ class Keys:
         now = utcnow()
         known = self._known.get(digest)
         if known is None or known.trusted_until <= self.clock():
-            known = await self._look_up(digest, key)
+            known = await self._look_up_once(digest, key)
             if known is None:
                 return None
         if known.expires_at is not None and known.expires_at <= now:
@@ -208,6 +209,15 @@ class Keys:
             known.stamped_at = now
             self.stamps.note(known.principal.api_key_id, now)
         return known.principal
+
+    async def _look_up_once(self, digest: bytes, key: str) -> _Known | None:
+        # When an entry runs out under load, every request of that key misses at once: one
+        # lookup answers them all instead of one each.
+        lookup = self._lookups.get(digest)
+        if lookup is None:
+            lookup = self._lookups[digest] = asyncio.ensure_future(self._look_up(digest, key))
+            lookup.add_done_callback(lambda _: self._lookups.pop(digest, None))
+        return await asyncio.shield(lookup)
 
     async def _look_up(self, digest: bytes, key: str) -> _Known | None:
         self._known.pop(digest, None)

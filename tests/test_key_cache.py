@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -92,3 +93,15 @@ async def test_a_stamp_that_cannot_be_written_is_kept_then_reported(
         "lost 1 API key last-used stamps at shutdown",
     ]
     await engine.dispose()
+
+
+async def test_concurrent_misses_of_one_key_share_one_lookup(
+    api: Api, engine: AsyncEngine, app_client
+) -> None:
+    clock = app_client[0].state.keys.clock = FakeClock()
+    await api(VIEWER)
+    clock.now += KEY_CACHE_SECONDS
+    with count_statements(engine) as statements:
+        answers = await asyncio.gather(*(api("{ __typename }") for _ in range(8)))
+    assert answers == [{"__typename": "Query"}] * 8
+    assert len(statements) == 1 and "FROM api_key" in statements[0]
