@@ -9,7 +9,6 @@ BaseHTTPMiddleware, which breaks streaming and context variables).
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import re
 import uuid
@@ -38,6 +37,7 @@ from app.graphql.loaders import Loaders
 from app.graphql.schema import build_schema
 from app.limits import QUERY_TOO_COMPLEX
 from app.masking import INTERNAL, police, request_id
+from app.memory import tune_garbage_collector
 from app.ratelimit import RateLimiter
 from app.settings import Settings
 from app.tenancy import Principal
@@ -339,19 +339,6 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
-
-
-def tune_garbage_collector() -> None:
-    """Keep the cyclic GC from re-walking the schema and caches on every few requests.
-
-    A response builds tens of thousands of short-lived objects; with the default gen-0
-    threshold (700) the collector runs many times per request and each full pass walks every
-    long-lived object (the schema, SQLAlchemy's caches). Freezing what startup built and
-    collecting less often cut the CPU of a 1000-row board from ~840 to ~530 ms (bench/).
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
