@@ -170,6 +170,8 @@ async def read_retrying(read: Callable[[], Awaitable[T]]) -> T:
         return await read()
 
 
+# connections given back after their request ended (see Database.close); held so they finish
+_CLOSING: set[asyncio.Task[None]] = set()
 # PostgreSQL: one snapshot for the whole request, and the server knows nothing will be written.
 _SNAPSHOT = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
 
@@ -269,7 +271,15 @@ class Database:
     async def close(self) -> None:
         """The request is over: its connection goes back to the pool, its `at_close` callbacks run."""
         try:
-            await self._end_snapshot()
+            if self._lock.locked():
+                # A loader batch outlived the request (its deadline passed: batches run in their
+                # own tasks, which the deadline does not cancel). Its statement ends within
+                # statement_timeout; release the connection then, without holding up the answer.
+                task = asyncio.get_running_loop().create_task(self._end_snapshot())
+                _CLOSING.add(task)
+                task.add_done_callback(_CLOSING.discard)
+            else:
+                await self._end_snapshot()
         finally:
             callbacks, self._at_close = self._at_close, []
             for callback in callbacks:

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import app.db
 from app import models as m
 from app.db import Database, Limits, limits_for, make_sessionmaker
 from app.enums import Role
@@ -254,3 +255,20 @@ async def test_a_request_gives_its_connection_back_when_it_ends(api: Api, engine
         await api("{ viewer { email } }")
         assert pool.held == 0
     assert pool.checkouts == 1
+
+
+async def test_a_batch_that_outlives_its_request_gives_the_connection_back_when_it_ends(
+    engine: AsyncEngine, tenant: Tenant
+) -> None:
+    """Loader batches run in their own tasks, which a request's deadline does not cancel."""
+    await insert(engine, opportunity(tenant.organization_id, title="Late"))
+    principal = Principal(tenant.organization_id, tenant.user_id, frozenset({Role.ADMIN}))
+    db = Database(make_sessionmaker(engine), principal)
+    with watch_pool(engine) as pool:
+        batch = asyncio.create_task(db.rows(select(m.Opportunity.title)))
+        await asyncio.sleep(0)  # the batch holds the lock, its statement under way
+        await db.close()  # the request's answer does not wait for it ...
+        assert not batch.done() and pool.held == 1
+        assert [r.title for r in await batch] == ["Late"]
+        await asyncio.gather(*app.db._CLOSING)  # ... and the connection goes back once it ends
+        assert pool.held == 0 and pool.checkouts == 1
