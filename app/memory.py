@@ -10,7 +10,7 @@ from typing import Any
 log = logging.getLogger("opportunity_gateway")
 
 # Measured with bench/gc_soak.py (bench/results-reads.md): see tune_garbage_collector.
-THRESHOLDS = (20_000, 10, 5)
+THRESHOLDS = (20_000, 5, 5)
 # A collection longer than this (CPU time of the collecting thread) is logged.
 LONG_PAUSE_MS = 50.0
 # ... at most once per this many seconds, with how many were left unsaid.
@@ -24,11 +24,13 @@ def tune_garbage_collector() -> None:
     caches) to the permanent generation, so no collection walks it again. A request leaves
     cyclic garbage behind (graphql-core's execution context, futures, closures); the request's
     loaders are emptied at its end, so that cycle holds little. What is left must still be
-    collected: with the earlier (50_000, 50, 100) a full collection came every ~60k requests,
-    RSS climbed from 95 to 343 MB in 5,000 board requests and the eventual full collection
-    took 652 ms. THRESHOLDS collect gen 2 every ~250 board requests instead, when it holds
-    little, keeping RSS flat; a gen-0 threshold of 20_000 keeps each young collection short
-    (a 50_000 one measured up to 60-87 ms of CPU with 8 requests in flight).
+    collected, and most of it has been promoted by then (8 requests in flight keep their
+    objects alive through young collections). With the earlier (50_000, 50, 100) a full
+    collection came every ~60k requests: RSS climbed 140 -> 161 MB from request 1,000 to 2,000
+    (bench/gc_soak.py) and the eventual full collection took 652 ms. (20_000, 5, 5) collects
+    generation 2 every ~150 board requests, while it holds little: RSS stayed at 125-127 MB,
+    and a gen-0 threshold of 20_000 keeps young collections near 35 ms of CPU (50_000: up to
+    60-87 ms). Measured on a loaded 2-core machine; bench/results-reads.md has the table.
     """
     gc.collect()
     gc.freeze()
