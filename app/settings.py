@@ -56,10 +56,11 @@ class Settings:
     # per API key; "" turns rate limiting off
     rate_limit: str = "600/minute"
     rate_limit_storage: str = "memory://"
-    # Connections each worker keeps. A request holds at most one at a time (its read
-    # snapshot, or a mutation's transaction), so 32 serve c=32 on one worker without
-    # opening any of the pool_size/4 overflow ones.
-    db_pool_size: int = 32
+    # Connections each worker keeps (opened on demand). A request holds at most one at a
+    # time (its key lookup, then its read snapshot or a mutation's transaction), so 34 serve
+    # c=32 on one worker, beside the last-used stamp writer and /healthz, without opening
+    # any of the pool_size/4 overflow ones.
+    db_pool_size: int = 34
     # None: derived from request_timeout_seconds (statements 2/3 of it, locks and the wait
     # for a pooled connection 1/3), so the database gives up before the request does
     db_statement_timeout_seconds: float | None = None

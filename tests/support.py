@@ -80,6 +80,9 @@ async def running_app(database_url: str, **settings: Any) -> AsyncIterator[tuple
     # A loaded machine (CI, parallel runs) can take longer than the 15 s production default on the
     # 500-row pins; tests that are about the timeout set their own.
     settings.setdefault("request_timeout_seconds", 120.0)
+    # ... and a key looked up once stays cached that long, so no lookup joins a statement or
+    # connection count; the tests of the cache bound move a fake clock past `keys.ttl`.
+    settings.setdefault("key_cache_seconds", 120.0)
     app = create_app(Settings(database_url=database_url, **settings))
     transport = httpx.ASGITransport(app=app)
     try:

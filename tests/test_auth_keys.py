@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select, update
 
 from app import models as m
-from app.auth import KEY_CACHE_SECONDS
 from app.cli import main
 from app.enums import Role
 from app.sqltypes import utcnow
@@ -60,13 +59,13 @@ async def test_revoked_and_expired_keys_are_refused(api: Api, tenant: Tenant, en
             .where(m.ApiKey.prefix == prefix)
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
-    clock.now += KEY_CACHE_SECONDS
+    clock.now += app_client[0].state.keys.ttl
     assert await _status(api, tenant.key) == 401
     async with unscoped(engine) as s:
         await s.execute(
             update(m.ApiKey).where(m.ApiKey.prefix == prefix).values(expires_at=None, revoked_at=utcnow())
         )
-    clock.now += KEY_CACHE_SECONDS
+    clock.now += app_client[0].state.keys.ttl
     response = await api.raw(VIEWER)
     assert response.status_code == 401
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

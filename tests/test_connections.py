@@ -17,6 +17,7 @@ from app import models as m
 from app.db import Database, Limits, limits_for, make_sessionmaker
 from app.enums import Role
 from app.settings import Settings
+from app.sqltypes import utcnow
 from app.tenancy import Principal
 from tests.support import Api, Tenant, gid, insert, make_tenant, opportunity, running_app
 from tests.test_statement_counts import EVERYTHING, _fill
@@ -125,15 +126,19 @@ async def test_a_mutation_holds_one_connection_at_a_time_and_reads_what_it_wrote
 
 
 async def test_32_concurrent_requests_open_no_overflow_connection(
-    api: Api, tenant: Tenant, engine: AsyncEngine
+    api: Api, tenant: Tenant, engine: AsyncEngine, app_client
 ) -> None:
     await _fill(engine, tenant, 3)
+    keys = app_client[0].state.keys
     await api("{ viewer { id } }")
     with watch_pool(engine) as pool:
-        results = await asyncio.gather(*(api(EVERYTHING, {"first": 3}) for _ in range(32)))
-    assert all(len(r["opportunities"]["nodes"]) == 3 for r in results)
-    assert Settings().db_pool_size == 32 and engine.pool.size() == 32  # type: ignore[attr-defined]
-    assert pool.checkouts == 32 and pool.most_held <= 32
+        keys.stamps.note(tenant.user_id, utcnow())  # the stamp writer may take one beside them
+        results = await asyncio.gather(
+            keys.stamps.flush(), *(api(EVERYTHING, {"first": 3}) for _ in range(32))
+        )
+    assert all(len(r["opportunities"]["nodes"]) == 3 for r in results[1:])
+    assert Settings().db_pool_size == 34 and engine.pool.size() == 34  # type: ignore[attr-defined]
+    assert pool.checkouts == 33 and pool.most_held <= 33
     assert engine.pool.overflow() <= 0  # type: ignore[attr-defined]
 
 

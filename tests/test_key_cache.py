@@ -14,6 +14,8 @@ from app import models as m
 from app.auth import KEY_CACHE_SECONDS, Stamps
 from app.db import make_engine, make_sessionmaker
 from app.enums import Role
+from app.main import create_app
+from app.settings import Settings
 from app.sqltypes import utcnow
 from tests.support import Api, Tenant, add_user, count_statements, make_tenant, running_app, unscoped
 from tests.test_auth_keys import VIEWER, FakeClock
@@ -32,7 +34,7 @@ async def test_a_cached_key_costs_no_statement_and_is_looked_up_again_after_the_
     with count_statements(engine) as statements:
         await api("{ __typename }")
     assert statements == []
-    clock.now += KEY_CACHE_SECONDS - 0.001
+    clock.now += app_client[0].state.keys.ttl - 0.001
     with count_statements(engine) as statements:
         await api("{ __typename }")
     assert statements == []
@@ -106,8 +108,17 @@ async def test_concurrent_misses_of_one_key_share_one_lookup(
 ) -> None:
     clock = app_client[0].state.keys.clock = FakeClock()
     await api(VIEWER)
-    clock.now += KEY_CACHE_SECONDS
+    clock.now += app_client[0].state.keys.ttl
     with count_statements(engine) as statements:
         answers = await asyncio.gather(*(api("{ __typename }") for _ in range(8)))
     assert answers == [{"__typename": "Query"}] * 8
     assert len(statements) == 1 and "FROM api_key" in statements[0]
+
+
+def test_the_bound_is_5_seconds_unless_configured() -> None:
+    assert Settings().key_cache_seconds == KEY_CACHE_SECONDS == 5.0
+    assert create_app(Settings(database_url="sqlite+aiosqlite:///:memory:")).state.keys.ttl == 5.0
+    assert (
+        create_app(Settings(database_url="sqlite+aiosqlite:///:memory:", key_cache_seconds=1)).state.keys.ttl
+        == 1
+    )
