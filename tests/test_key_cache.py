@@ -117,8 +117,8 @@ async def test_concurrent_misses_of_one_key_share_one_lookup(
 
 def test_the_bound_is_5_seconds_unless_configured() -> None:
     assert Settings().key_cache_seconds == KEY_CACHE_SECONDS == 5.0
-    assert create_app(Settings(database_url="sqlite+aiosqlite:///:memory:")).state.keys.ttl == 5.0
+    assert create_app(Settings(database_url="sqlite+aiosqlite:///unused.db")).state.keys.ttl == 5.0
     assert (
-        create_app(Settings(database_url="sqlite+aiosqlite:///:memory:", key_cache_seconds=1)).state.keys.ttl
+        create_app(Settings(database_url="sqlite+aiosqlite:///unused.db", key_cache_seconds=1)).state.keys.ttl
         == 1
     )
