@@ -6,7 +6,6 @@ A request flows: app/middleware.py (request id, CORS, body, API key) → app/gra
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,13 +15,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.db import make_engine, make_sessionmaker
+from app.auth import Keys
+from app.db import limits_for, make_engine, make_sessionmaker
 from app.errors import Code
 from app.graphiql import PREFIX as GRAPHIQL_ASSETS
 from app.graphiql import serve_asset
 from app.graphql.schema import build_schema
 from app.graphql.view import GraphQLApp
 from app.health import HealthCheck
+from app.memory import tune_garbage_collector
 from app.middleware import AuthMiddleware, BodyLimitMiddleware, RequestIdMiddleware, error_body
 from app.outages import Outages
 from app.ratelimit import RateLimiter
@@ -35,8 +36,9 @@ CORS_EXPOSED = ["X-Request-ID", "Retry-After", "RateLimit-Limit", "RateLimit-Rem
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
-    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, limits=limits_for(settings))
     sessions = make_sessionmaker(engine)
+    keys = Keys(sessions, ttl=settings.key_cache_seconds)
     outages = Outages(retry_after=settings.retry_after_seconds)
     health = HealthCheck(settings.database_url, settings.health_timeout_seconds, outages)
 
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         tune_garbage_collector()
         yield
+        await keys.close()  # the last-used stamps still pending
         await health.close()
         await engine.dispose()
 
@@ -64,7 +67,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # before authentication, the body is read (under its limits) before the key is looked up
     app.add_middleware(
         AuthMiddleware,
-        sessions=sessions,
+        keys=keys,
         limiter=RateLimiter(settings.rate_limit, settings.rate_limit_storage),
         failures=RateLimiter(settings.auth_failure_limit, settings.rate_limit_storage, "auth-failure"),
         outages=outages,
@@ -86,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.add_middleware(RequestIdMiddleware, outages=outages)
     app.state.engine = engine
     app.state.health = health
+    app.state.keys = keys
     app.state.outages = outages
     app.state.settings = settings
     return app
@@ -98,16 +102,3 @@ async def http_error(_: Request, exc: Exception) -> Response:
     body = error_body(str(getattr(exc, "detail", "")) or "Bad request.", code)
     headers = getattr(exc, "headers", None)
     return Response(body, status_code=status, media_type="application/json", headers=headers)
-
-
-def tune_garbage_collector() -> None:
-    """Keep the cyclic GC from re-walking the schema and caches on every few requests.
-
-    A response builds tens of thousands of short-lived objects; with the default gen-0
-    threshold (700) the collector runs many times per request and each full pass walks every
-    long-lived object (the schema, SQLAlchemy's caches). Freezing what startup built and
-    collecting less often cut the CPU of a 1000-row board from ~840 to ~530 ms (bench/).
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)

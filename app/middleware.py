@@ -20,15 +20,13 @@ import uuid
 from typing import Any
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth import authenticate
+from app.auth import Keys
 from app.errors import Code
 from app.masking import UNAVAILABLE_MESSAGE, request_id
 from app.outages import Outages, is_outage
 from app.ratelimit import Decision, RateLimiter
-from app.tenancy import SESSION_KEY, UNSCOPED, Principal
 
 log = logging.getLogger("opportunity_gateway")
 
@@ -206,14 +204,14 @@ class AuthMiddleware:
     def __init__(
         self,
         app: ASGIApp,
-        sessions: async_sessionmaker[AsyncSession],
+        keys: Keys,
         limiter: RateLimiter,
         failures: RateLimiter,
         outages: Outages,
         lookup_timeout: float,
     ) -> None:
         self.app = app
-        self.sessions = sessions
+        self.keys = keys
         self.limiter = limiter
         self.failures = failures
         self.outages = outages
@@ -231,7 +229,7 @@ class AuthMiddleware:
             return
         try:
             async with asyncio.timeout(self.lookup_timeout):
-                principal = await self._principal(key) if key else None
+                principal = await self.keys.principal(key) if key else None
         except Exception as error:
             if not is_outage(error):
                 raise
@@ -269,11 +267,6 @@ class AuthMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_limits)
-
-    async def _principal(self, key: str) -> Principal | None:
-        async with self.sessions() as session:
-            session.info[SESSION_KEY] = UNSCOPED  # the key lookup precedes any tenant
-            return await authenticate(session, key)
 
 
 def _bearer(scope: Scope) -> str | None:

@@ -18,6 +18,11 @@ def _float(name: str, default: float) -> float:
     return default if raw in (None, "") else float(raw)
 
 
+def _optional_float(name: str) -> float | None:
+    raw = os.environ.get(name)
+    return None if raw in (None, "") else float(raw)
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw in (None, ""):
@@ -61,7 +66,19 @@ class Settings:
     rate_limit_storage: str = "memory://"
     # failed API-key attempts per client address; over it, 429 before the key is looked up
     auth_failure_limit: str = "20/minute"
-    db_pool_size: int = 10
+    # Connections each worker keeps (opened on demand). A request holds at most one at a
+    # time (its key lookup, then its read snapshot or a mutation's transaction), so 34 serve
+    # c=32 on one worker, beside the last-used stamp writer and /healthz, without opening
+    # any of the pool_size/4 overflow ones.
+    db_pool_size: int = 34
+    # None: derived from request_timeout_seconds (statements 2/3 of it, locks and the wait
+    # for a pooled connection 1/3), so the database gives up before the request does
+    db_statement_timeout_seconds: float | None = None
+    db_lock_timeout_seconds: float | None = None
+    db_pool_timeout_seconds: float | None = None
+    # how long a verified API key is trusted without a lookup: the bound on a revocation
+    # made in another process taking effect (one made in this process applies at once)
+    key_cache_seconds: float = 5.0
     log_level: str = "INFO"
     # the planned executor (app/graphql/executor.py); false runs stock graphql-core
     compiled_executor: bool = True
@@ -92,6 +109,10 @@ class Settings:
             rate_limit_storage=os.environ.get("OG_RATE_LIMIT_STORAGE") or d.rate_limit_storage,
             auth_failure_limit=os.environ.get("OG_AUTH_FAILURE_LIMIT", d.auth_failure_limit),
             db_pool_size=_int("OG_DB_POOL_SIZE", d.db_pool_size),
+            db_statement_timeout_seconds=_optional_float("OG_DB_STATEMENT_TIMEOUT"),
+            db_lock_timeout_seconds=_optional_float("OG_DB_LOCK_TIMEOUT"),
+            db_pool_timeout_seconds=_optional_float("OG_DB_POOL_TIMEOUT"),
+            key_cache_seconds=_float("OG_KEY_CACHE_SECONDS", d.key_cache_seconds),
             log_level=os.environ.get("OG_LOG_LEVEL", d.log_level),
             compiled_executor=_bool("OG_COMPILED_EXECUTOR", d.compiled_executor),
         )

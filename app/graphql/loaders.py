@@ -19,9 +19,9 @@ from sqlalchemy import Integer, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from app import query
+from app.db import Database
 from app.graphql import registry
 from app.graphql.common import Connection, Edge, PageInfo
-from app.graphql.context import Database
 
 # A page may hold 1000 rows; a batch of that size keeps the statement count constant.
 MAX_BATCH = 1000

@@ -66,7 +66,7 @@ class NodeQueries:
 
     @strawberry.field(description="The calling user.")
     def viewer(self, info: Info) -> User | None:
-        return info.context.loaders.by_id(User).load(info.context.principal.user_id)  # type: ignore[no-any-return]
+        return info.context.loaders.by_id(User).load(info.context.principal.user_id)  # type: ignore[return-value]
 
 
 # Every root field is declared beside its type, in a `<Domain>Queries` class; this is the order

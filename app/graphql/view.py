@@ -24,9 +24,10 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
+from app.db import Database
 from app.errors import Code
 from app.graphiql import render_page
-from app.graphql.context import Context, Database
+from app.graphql.context import Context
 from app.graphql.loaders import Loaders
 from app.masking import police, request_id
 from app.middleware import send_error, send_unavailable
@@ -83,8 +84,12 @@ class GraphQLApp(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        principal = scope.get("state", {}).get("principal", NOBODY)
         try:
-            response = await self.run(Request(scope, receive))
+            # the request's one read connection: taken at its first read, given back here
+            async with Database.for_request(self.sessions, principal) as db:
+                scope.setdefault("state", {})["db"] = db
+                response = await self.run(Request(scope, receive))
         except HTTPException as exc:
             await self._refuse(send, exc)
             return
@@ -139,13 +144,16 @@ class GraphQLApp(GraphQL[Context, None]):
         return render_page(request, self.settings.graphiql_demo_key)  # our page, our assets: no CDN
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        principal = request.scope.get("state", {}).get("principal", NOBODY)
-        db = Database(self.sessions, principal)
+        db: Database = request.scope["state"]["db"]
+        principal = db.principal
         loaders = Loaders(
             db,
             default_page_size=self.settings.default_page_size,
             max_page_size=self.settings.max_page_size,
         )
+        # graphql-core's execution context is cyclic garbage after the request; emptying the
+        # loaders lets reference counting free the rows they hold at once, not a full GC later
+        db.at_close(loaders.clear)
         return Context(
             request=request,
             settings=self.settings,

@@ -44,10 +44,11 @@ from strawberry.extensions import FieldExtension
 
 from app.crud.base import Retry
 from app.crud.refs import decode
+from app.db import Database
 from app.enums import Role
 from app.errors import ErrorCode, UserErrorData
 from app.graphql.common import UserError
-from app.graphql.context import Context, Database, Info
+from app.graphql.context import Context, Info
 from app.graphql.permissions import needs
 from app.validation import Invalid
 
