@@ -187,7 +187,7 @@ class Database:
     and one ROLLBACK per request, not one per batch.
 
     Loader batches dispatch concurrently, and one asyncpg connection runs one statement
-    at a time ("another operation is in progress", STACK.md), so statements queue on
+    at a time ("another operation is in progress", docs/database.md), so statements queue on
     an `asyncio.Lock`; nothing would run in parallel on one connection anyway.
 
     A mutation takes its own session and one transaction for all it does. The read

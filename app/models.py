@@ -1,4 +1,4 @@
-"""Every table of the canonical model (MODEL.md), as SQLModel classes.
+"""Every table of the canonical model (docs/model.md), as SQLModel classes.
 
 Integer primary keys stay internal; the API exposes opaque global ids. Every
 tenant-owned row carries `organization_id`, which `app.tenancy` uses to scope

@@ -218,7 +218,7 @@ async def proxied(database_url: str) -> AsyncIterator[Proxied]:
 
 
 async def outage_answer(request: Awaitable[httpx.Response]) -> dict[str, Any]:
-    """An outage is 503 SERVICE_UNAVAILABLE with Retry-After (API.md), never a 500."""
+    """An outage is 503 SERVICE_UNAVAILABLE with Retry-After (docs/security.md, "Outages"), never a 500."""
     response = await request
     assert response.status_code == 503, response.text
     assert response.headers["retry-after"].isdigit()

@@ -113,7 +113,7 @@ async def test_page_size_bounds(api: Api) -> None:
     for variables in ({"first": -1}, {"first": 1, "last": 1}, {"last": 1, "offset": 1}):
         errors = await api.errors(PAGE, variables)
         assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT", variables
-    for variables in ({"first": 1001}, {"last": 5000}):  # API.md: a page over the limit
+    for variables in ({"first": 1001}, {"last": 5000}):  # docs/security.md: a page over the limit
         errors = await api.errors(PAGE, variables)
         assert errors[0]["extensions"]["code"] == "QUERY_TOO_COMPLEX", variables
     assert (await api(PAGE, {"first": 1000}))["opportunities"]["edges"] == []

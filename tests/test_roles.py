@@ -1,7 +1,7 @@
 """Roles × operations: every query field and every mutation of the schema, for every role.
 
 The operations are read from the schema itself, so a mutation added later is in the
-matrix without anyone listing it; its expected role comes from API.md's bundles.
+matrix without anyone listing it; its expected role comes from the role bundles of docs/security.md.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ LOOKUPS = ("Pipeline", "Stage", "CloseReason", "Channel", "OpportunityType")
 
 
 def expected_role(mutation: str) -> Role:
-    """API.md: viewer (list, read), editor (+ create, edit), manager (+ delete),
+    """docs/security.md: viewer (list, read), editor (+ create, edit), manager (+ delete),
     admin (+ custom field definitions, lookups, private records, API keys)."""
     if mutation.endswith(("ApiKey", "CustomFieldDefinition", "CustomFieldDefinitions", *LOOKUPS)):
         return Role.ADMIN

@@ -9,7 +9,7 @@ import pytest
 from app import models as m
 from tests.support import Api, Tenant, count_statements, insert, make_board, opportunity, unscoped
 
-# Every relation of MODEL.md, to-one and to-many, one level down, plus the nested ones
+# Every relation of the model (docs/model.md), to-one and to-many, one level down, plus the nested ones
 # a deal page shows (stage → pipeline, custom field value → definition, item → opportunity).
 EVERYTHING = """
 query ($first: Int!) {

@@ -150,7 +150,7 @@ async def _number(session: AsyncSession, order: list[int], current: dict[int, in
 def stage_effects(current: Any, stage: Any, *, probability_given: bool, at: datetime) -> dict[str, Any]:
     """What moving the deal `current` into `stage` (a row, or None for off the board) changes.
 
-    Status follows the stage's type (MODEL.md); entering a WON/LOST stage closes the
+    Status follows the stage's type (docs/model.md); entering a WON/LOST stage closes the
     deal, entering an OPEN one reopens it; probability takes the stage's default
     unless the caller set one in the same request.
     """

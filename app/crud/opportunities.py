@@ -1,4 +1,4 @@
-"""Create, update and delete deals, one or many, with every rule of MODEL.md applied."""
+"""Create, update and delete deals, one or many, with every rule of docs/model.md applied."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def _check_new(
 
 
 def _no_private(problems: Problems, deals: Sequence[NewDeal], paths: Sequence[Sequence[str]]) -> None:
-    """Private deals and their access lists are an admin's to set (API.md roles), also on create."""
+    """Private deals and their access lists are an admin's to set (docs/security.md, "Roles"), also on create."""
     for deal, path in zip(deals, paths, strict=True):
         if deal.fields.get("is_private"):
             problems.add([*path, "isPrivate"], ErrorCode.FORBIDDEN, "only admins make deals private", True)

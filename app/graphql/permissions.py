@@ -1,4 +1,4 @@
-"""Role checks. Roles are cumulative: viewer < editor < manager < admin (API.md).
+"""Role checks. Roles are cumulative: viewer < editor < manager < admin (docs/security.md, "Roles").
 
 Two layers, neither of them per field of a row (a per-field hook makes every field 5–6×
 slower): `OperationRoles` refuses a whole operation the caller's roles cannot run at all
