@@ -69,7 +69,7 @@ async def ensure_user(
     ).scalar()
     if user is None:
         name = display_name or email.split("@")[0].replace(".", " ").title()
-        user = User(organization_id=org.id, email=email, display_name=name)  # type: ignore[arg-type]
+        user = User(organization_id=org.id, email=email, display_name=name)
         session.add(user)
         await session.flush()
     return user
@@ -88,7 +88,7 @@ async def create_api_key(
     salt = secrets.token_hex(8)
     row = ApiKey(
         organization_id=user.organization_id,
-        user_id=user.id,  # type: ignore[arg-type]
+        user_id=user.id,
         name=name,
         prefix=prefix,
         salt=salt,
@@ -343,7 +343,7 @@ class Stamps:
         batch, self.pending = self.pending, {}
         if not batch:
             return
-        table = ApiKey.__table__  # type: ignore[attr-defined]
+        table = ApiKey.__table__
         stmt = update(table).where(table.c.id == bindparam("key_id")).values(last_used_at=bindparam("at"))
         try:
             async with self.sessions() as session, session.begin():

@@ -217,7 +217,7 @@ async def _revoke(url: str, prefix: str) -> bool:
         async with make_sessionmaker(engine)() as session, session.begin():
             session.info[SESSION_KEY] = UNSCOPED
             row = (await session.execute(select(ApiKey).where(ApiKey.prefix == prefix))).scalar()
-            return row is not None and await revoke_api_key(session, row.id) is not None  # type: ignore[arg-type]
+            return row is not None and await revoke_api_key(session, row.id) is not None
     finally:
         await engine.dispose()
 

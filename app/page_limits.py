@@ -201,8 +201,10 @@ def refuse_pages(
         root: Any
         if isinstance(definition, OperationDefinitionNode):
             root = schema.get_root_type(definition.operation)
-        else:
+        elif isinstance(definition, FragmentDefinitionNode):
             root = schema.get_type(definition.type_condition.name.value)
+        else:
+            continue  # a type-system definition: nothing to execute
         for node, field in _typed_fields(schema, definition.selection_set, root):
             names_variables = any(any(_variables(a.value)) for a in _checked(node.arguments))
             if names_variables and _is_connection(field):
@@ -218,7 +220,7 @@ def field_nodes(selections: SelectionSetNode | None) -> Iterator[FieldNode]:
     for node in selections.selections if selections else ():
         if isinstance(node, FieldNode):
             yield node
-        if not isinstance(node, FragmentSpreadNode):
+        if isinstance(node, FieldNode | InlineFragmentNode):
             yield from field_nodes(node.selection_set)
 
 
@@ -256,5 +258,5 @@ def _spreads(selections: SelectionSetNode | None) -> Iterator[str]:
     for node in selections.selections if selections else ():
         if isinstance(node, FragmentSpreadNode):
             yield node.name.value
-        else:
+        elif isinstance(node, FieldNode | InlineFragmentNode):
             yield from _spreads(node.selection_set)

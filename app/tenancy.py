@@ -65,7 +65,7 @@ SESSION_KEY = "principal"
 def _build_criteria(p: Principal) -> list[Any]:
     org = p.organization_id
     options: list[Any] = [
-        with_loader_criteria(model, model.organization_id == org, include_aliases=True)  # type: ignore[attr-defined]
+        with_loader_criteria(model, model.organization_id == org, include_aliases=True)
         for model in TENANT_MODELS
         if model is not Opportunity and model not in OPPORTUNITY_CHILDREN
     ]
@@ -77,12 +77,12 @@ def _build_criteria(p: Principal) -> list[Any]:
         )
     )
     for child in OPPORTUNITY_CHILDREN:
-        col = child.opportunity_id  # type: ignore[attr-defined]
+        col = child.opportunity_id
         # correlated, so each child row costs one primary-key probe of its deal (which the
         # Opportunity criteria above then check), instead of a scan of every visible deal
         visible_parent = exists().where(Opportunity.id == col) if not p.is_admin else true()
         options.append(
-            with_loader_criteria(child, (child.organization_id == org) & visible_parent, include_aliases=True)  # type: ignore[attr-defined]
+            with_loader_criteria(child, (child.organization_id == org) & visible_parent, include_aliases=True)
         )
     return options
 
@@ -93,7 +93,7 @@ def opportunity_visible(p: Principal) -> Any:
         return true()
     # The plain table, not the mapped class: the class would pick up the child-row rule above
     # (is its deal visible?), which is this very rule, and cost a scan of every deal.
-    access = OpportunityAccess.__table__  # type: ignore[attr-defined]
+    access = OpportunityAccess.__table__
     shared = exists().where(
         access.c.opportunity_id == Opportunity.id,
         access.c.user_id == p.user_id,

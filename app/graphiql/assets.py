@@ -43,7 +43,7 @@ class Asset:
 
 
 def manifest() -> dict[str, dict[str, object]]:
-    return json.loads(MANIFEST.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    return json.loads(MANIFEST.read_text(encoding="utf-8"))
 
 
 @cache

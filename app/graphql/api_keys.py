@@ -45,7 +45,7 @@ class ApiKey:
 
     @strawberry.field(description="The user the key acts as.")
     async def user(self, info: Info) -> User | None:
-        return await info.context.loaders.by_id(User).load(self.user_id)  # type: ignore[no-any-return]
+        return await info.context.loaders.by_id(User).load(self.user_id)
 
     @classmethod
     def of(cls, row: m.ApiKey) -> ApiKey:

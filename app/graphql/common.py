@@ -162,7 +162,8 @@ class UserError:
         description='Path into the arguments, e.g. ["input", "amount"]; null when about the whole call.'
     )
     message: str = strawberry.field(description="What is wrong, for a person to read.")
-    code: UserErrorCode = strawberry.field(description="What kind of problem, for code to branch on.")
+    # ErrorCode is registered in place as the GraphQL enum UserErrorCode (above)
+    code: ErrorCode = strawberry.field(description="What kind of problem, for code to branch on.")
     attempted_value: str | None = strawberry.field(description="The value that was refused, as text.")
 
     @classmethod

@@ -46,13 +46,13 @@ class CustomFieldValue:
         metadata={NEEDS: ("definition",)},
     )
     def label(self, info: Info) -> str:
-        return then(self._definition(info), lambda d: d.label)  # type: ignore[no-any-return]
+        return then(self._definition(info), lambda d: d.label)
 
     @strawberry.field(
         description="The definition's type (denormalised for convenience).", metadata={NEEDS: ("definition",)}
     )
     def field_type(self, info: Info) -> CustomFieldType:
-        return then(self._definition(info), lambda d: d.field_type)  # type: ignore[no-any-return]
+        return then(self._definition(info), lambda d: d.field_type)
 
     def _definition(self, info: Info) -> Any:
         return info.context.loaders.by_id(CustomFieldDefinition).get(self.definition_id)

@@ -214,8 +214,10 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         """Resolve and complete one planned field, as `execute_field` would."""
         info = (
-            self.build_resolve_info(plan.field_def, step.nodes, parent_type, path) if plan.pass_info else None
-        )  # type: ignore[arg-type]
+            self.build_resolve_info(plan.field_def, step.nodes, parent_type, path)
+            if plan.pass_info and plan.field_def is not None
+            else None
+        )
         attr = plan.attr
         try:
             value = getattr(source, attr) if attr is not None else step.resolve(source, info)

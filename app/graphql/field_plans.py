@@ -136,10 +136,10 @@ def compile_field(schema: GraphQLSchema, parent_type: GraphQLObjectType, nodes: 
     plan.nonnull = isinstance(t, GraphQLNonNull)
     inner = t.of_type if isinstance(t, GraphQLNonNull) else t
     if is_leaf_type(inner):
-        plan.kind, plan.coerce = LEAF, inner.coerce_output_value  # type: ignore[union-attr]
+        plan.kind, plan.coerce = LEAF, inner.coerce_output_value
         plan.same = _IDENTITY.get(plan.coerce)
-    elif is_object_type(inner) and _object_ok(inner):  # type: ignore[arg-type]
-        plan.kind, plan.object_type, plan.is_type_of = OBJECT, inner, inner.is_type_of  # type: ignore[union-attr]
+    elif is_object_type(inner) and _object_ok(inner):
+        plan.kind, plan.object_type, plan.is_type_of = OBJECT, inner, inner.is_type_of
     elif isinstance(inner, GraphQLList):
         item = inner.of_type
         plan.item_type = item

@@ -154,7 +154,7 @@ async def nested_connection(info: Info, relation: Any, parent: int, args: ListAr
         selection=selection,
         after=after,
     )
-    return await loader.load(parent)  # type: ignore[no-any-return]
+    return await loader.load(parent)
 
 
 async def root_one(info: Info, e: registry.Entity, gid: Any) -> Any:

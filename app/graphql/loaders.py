@@ -11,7 +11,7 @@ Loaders are keyed by names: an entity's (`by_id`) or a declared relation's
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
 from typing import Any
 
 from aiodataloader import DataLoader
@@ -34,7 +34,7 @@ def keys_in(expr: Any, keys: Sequence[int], dialect: str) -> Any:
     return expr.in_(list(keys))
 
 
-class Loader(DataLoader):  # type: ignore[misc]
+class Loader(DataLoader):
     def get(self, key: Any) -> Any:
         """The value when this request has loaded it already, else an awaitable of it.
 
@@ -55,7 +55,7 @@ class Loaders:
         self.max_page_size = max_page_size
         self._loaders: dict[Hashable, Loader] = {}
 
-    def _get(self, key: Hashable, batch: Callable[[list[Any]], Awaitable[list[Any]]]) -> Loader:
+    def _get(self, key: Hashable, batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]) -> Loader:
         loader = self._loaders.get(key)
         if loader is None:
             loader = self._loaders[key] = Loader(batch, max_batch_size=MAX_BATCH)
@@ -184,7 +184,7 @@ class Loaders:
 
 
 def _count_of(counter: Loader, parent: int) -> Callable[[], Awaitable[int]]:
-    return lambda: counter.load(parent)  # type: ignore[no-any-return]
+    return lambda: counter.load(parent)
 
 
 def build_connection(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from graphql import (
@@ -32,6 +32,7 @@ from graphql import (
     VariableNode,
     get_named_type,
 )
+from graphql.execution.values import VariableValues
 
 from app.graphql import registry
 
@@ -186,7 +187,12 @@ def _included(raw: GraphQLResolveInfo, node: Any) -> bool:
 def _condition(raw: GraphQLResolveInfo, directive: Any) -> bool:
     value = next(a.value for a in directive.arguments if a.name.value == "if")
     if isinstance(value, VariableNode):
-        # graphql-core hands resolvers the coerced variables (a VariableValues, or a plain dict)
-        variables = getattr(raw.variable_values, "coerced", raw.variable_values)
-        return bool(variables.get(value.name.value))
+        return bool(coerced_variables(raw).get(value.name.value))
     return bool(getattr(value, "value", False))
+
+
+def coerced_variables(raw: GraphQLResolveInfo) -> Mapping[str, Any]:
+    """The request's coerced variables: graphql-core types them as a VariableValues, while
+    strawberry's execution context hands resolvers the plain dict."""
+    values: Any = raw.variable_values
+    return values.coerced if isinstance(values, VariableValues) else values

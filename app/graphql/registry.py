@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import strawberry
 from strawberry.types.lazy_type import LazyType
@@ -79,7 +79,7 @@ class Ref(LazyType[Any, Any]):
     def resolve_type(self) -> type[Any]:
         resolved = getattr(ENTITIES[self.type_name], self.part)
         assert resolved is not None, f"{self.type_name} has no {self.part} input"
-        return resolved  # type: ignore[no-any-return]
+        return resolved
 
 
 def ref(target: Target, part: str = "type") -> Any:
@@ -220,8 +220,9 @@ def quantifier_input(name: str, target: Target, noun: str, module: str) -> type:
 def _order_input(type_name: str, fields: Sequence[str], module: str) -> type:
     """`<Type>OrderField` enum and `<Type>Order {field, direction, nulls}` input for one type."""
     members = {name: name for name in fields}
+    # Enum's functional API makes a class; typeshed types the call as an instance
     field_enum = strawberry.enum(
-        Enum(f"{type_name}OrderField", members),  # type: ignore[misc]
+        cast(type[Enum], Enum(f"{type_name}OrderField", members)),
         description=f"What {type_name} lists can be sorted by.",
     )
     namespace = {

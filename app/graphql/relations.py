@@ -329,7 +329,7 @@ def _connection_field(resolve: Any, target: registry.Target, description: str, m
         "before": arg(str, "before"),
         "offset": arg(int, "offset"),
     }
-    returns = Connection[registry.ref(target)]  # type: ignore[misc]
+    returns = Connection[registry.ref(target)]  # type: ignore[valid-type, misc]  # a lazy type, made at run time
     resolve.__signature__ = _signature(params, returns)
     resolve.__annotations__ = {"info": Info, **params, "return": returns}
     return strawberry.field(resolver=resolve, description=description, metadata=meta)

@@ -28,7 +28,8 @@ def parse_decimal(value: object) -> Decimal:
     # adjusted() and as_tuple() are exact: no arithmetic that could overflow the context
     if number and number.adjusted() >= DECIMAL_DIGITS_BEFORE_POINT:
         raise ValueError(f"A Decimal must be below 10^{DECIMAL_DIGITS_BEFORE_POINT} in magnitude.")
-    if -number.as_tuple().exponent > DECIMAL_MAX_DIGITS:
+    exponent = number.as_tuple().exponent  # an int: the number is finite (checked above)
+    if isinstance(exponent, int) and -exponent > DECIMAL_MAX_DIGITS:
         raise ValueError(f"A Decimal may have at most {DECIMAL_MAX_DIGITS} digits after the point.")
     return number
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import strawberry
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
-from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.config import BatchingConfig, StrawberryConfig
 
 from app.errors import BadUserInput
 from app.graphql import registry
@@ -47,7 +47,7 @@ def load_node(info: Info, gid: str) -> Any:
 class NodeQueries:
     @strawberry.field(description="Any object by its global id; null when missing or not visible.")
     def node(self, info: Info, id: GlobalID) -> Node | None:  # noqa: A002
-        return load_node(info, id)  # type: ignore[no-any-return]
+        return load_node(info, id)
 
     @strawberry.field(description="Objects by global ids, in the order asked; null for any not visible.")
     async def nodes(
@@ -94,7 +94,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     # Every rule class is built once, here: rules built per request would be new classes
     # every time and miss the validation cache (strawberry issue #4635).
-    rules = validation_rules(settings)
+    rules: list[type[ASTValidationRule]] = [*validation_rules(settings)]
     if not settings.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     limits = execution_limits(settings)
@@ -107,14 +107,16 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         limits,
     ]
     batching = (
-        {"max_operations": settings.max_batch_operations} if settings.max_batch_operations > 1 else None
+        BatchingConfig(max_operations=settings.max_batch_operations)
+        if settings.max_batch_operations > 1
+        else None
     )
     schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
         types=[e.type for e in registry.node_entities().values()],
         extensions=extensions,
-        config=StrawberryConfig(batching_config=batching),  # type: ignore[typeddict-item]
+        config=StrawberryConfig(batching_config=batching),
         scalar_overrides={Decimal: DECIMAL},
         execution_context_class=CompiledExecutor if settings.compiled_executor else None,
     )

@@ -134,7 +134,7 @@ def _compile_field(spec: FilterSpec, name: str, value: Any, path: str) -> Column
     convert = spec.convert.get(name, _plain)
     if getattr(type(value), SCALAR_ATTR, False):
         return compile_scalar(column, value, convert, path)
-    return column == convert(value)  # type: ignore[no-any-return]
+    return column == convert(value)
 
 
 def _combine(name: str, value: Any, path: str) -> ColumnElement[bool]:
@@ -159,7 +159,7 @@ def _plain(value: Any) -> Any:
 def _through(hops: Sequence[Hop], condition: ColumnElement[bool]) -> ColumnElement[bool]:
     hop, rest = hops[0], hops[1:]
     inner = _through(rest, condition) if rest else condition
-    return hop.local.in_(select(hop.remote).where(inner))  # type: ignore[no-any-return]
+    return hop.local.in_(select(hop.remote).where(inner))
 
 
 def _relation(rel: Relation, value: Any, path: str) -> ColumnElement[bool]:

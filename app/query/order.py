@@ -69,12 +69,12 @@ def rows_after(keys: Sequence[OrderKey], values: Sequence[Any]) -> ColumnElement
 
 
 def _equal(expr: Expr, value: Any) -> ColumnElement[bool]:
-    return expr.is_(None) if value is None else expr == value  # type: ignore[no-any-return]
+    return expr.is_(None) if value is None else expr == value
 
 
 def _strictly_after(key: OrderKey, value: Any) -> ColumnElement[bool]:
     if value is None:
-        return false() if key.nulls_are_last else key.expr.is_not(None)  # type: ignore[no-any-return]
+        return false() if key.nulls_are_last else key.expr.is_not(None)
     beyond = key.expr < value if key.descending else key.expr > value
     return or_(beyond, key.expr.is_(None)) if key.nulls_are_last and _nullable(key.expr) else beyond
 

@@ -31,6 +31,7 @@ from typing import Any, Generic, TypeVar, cast
 import strawberry
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     GraphQLError,
     OperationDefinitionNode,
     OperationType,
@@ -50,6 +51,7 @@ from app.errors import ErrorCode, UserErrorData
 from app.graphql.common import UserError
 from app.graphql.context import Context, Info
 from app.graphql.permissions import needs
+from app.graphql.prefetch import coerced_variables
 from app.validation import Invalid
 
 T = TypeVar("T")
@@ -226,7 +228,7 @@ async def _select(info: Info, payload: Any) -> dict[str, Any]:
     )
     if isinstance(executor, list):  # not expected: the request's own document was valid
         raise executor[0]
-    executor.variable_values = VariableValues({}, dict(raw.variable_values))
+    executor.variable_values = VariableValues({}, dict(coerced_variables(raw)))
     info.context.extras[_BUILT] = payload
     try:
         result = executor.execute_operation(True)
@@ -234,6 +236,7 @@ async def _select(info: Info, payload: Any) -> dict[str, Any]:
             result = await result
     finally:
         info.context.extras.pop(_BUILT, None)
+    assert isinstance(result, ExecutionResult)  # no @defer/@stream in the schema: never incremental
     errors: Sequence[GraphQLError] = result.errors or ()
     if errors:
         raise errors[0].original_error or errors[0]

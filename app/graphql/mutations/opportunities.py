@@ -165,4 +165,4 @@ class OpportunityMutations:
 
 
 async def _first(ids: Any) -> int:
-    return (await ids)[0]  # type: ignore[no-any-return]
+    return (await ids)[0]
