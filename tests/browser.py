@@ -232,7 +232,7 @@ async def chromium(executable: str) -> AsyncIterator[Callable[[], Any]]:
                 browser[n] = future
                 await ws.send(json.dumps({"id": n, "method": method, "params": params}))
                 async with asyncio.timeout(DEADLINE):
-                    return await future  # type: ignore[no-any-return]
+                    return await future
 
             async def new_page() -> Page:
                 target = await command("Target.createTarget", url="about:blank")

@@ -87,8 +87,8 @@ def _seed_and_list(
             data = await Api(client, key)(
                 "{ opportunities(first: 100, orderBy: [{field: ID}]) { totalCount nodes { title amount } } }"
             )
-        assert data["opportunities"]["totalCount"] == 60  # type: ignore[index]
-        return [f"{n['title']} {n['amount']}" for n in data["opportunities"]["nodes"]]  # type: ignore[index]
+        assert data["opportunities"]["totalCount"] == 60
+        return [f"{n['title']} {n['amount']}" for n in data["opportunities"]["nodes"]]
 
     return asyncio.run(titles())
 

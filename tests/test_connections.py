@@ -128,9 +128,9 @@ async def test_32_concurrent_requests_open_no_overflow_connection(
             keys.stamps.flush(), *(api(EVERYTHING, {"first": 3}) for _ in range(32))
         )
     assert all(len(r["opportunities"]["nodes"]) == 3 for r in results[1:])
-    assert Settings().db_pool_size == 34 and engine.pool.size() == 34  # type: ignore[attr-defined]
+    assert Settings().db_pool_size == 34 and engine.pool.size() == 34
     assert pool.checkouts == 33 and pool.most_held <= 33
-    assert engine.pool.overflow() <= 0  # type: ignore[attr-defined]
+    assert engine.pool.overflow() <= 0
 
 
 async def test_concurrent_loader_batches_share_the_connection_in_turn(
@@ -165,7 +165,7 @@ async def test_timeouts_are_per_connection_settings_below_the_request_timeout(da
             settings = text("SELECT current_setting('statement_timeout'), current_setting('lock_timeout')")
             row = (await conn.execute(settings)).one()
         assert tuple(row) == ("10s", "5s")
-        assert engine.pool.timeout() == 5  # type: ignore[attr-defined]
+        assert engine.pool.timeout() == 5
 
 
 def test_a_database_limit_at_or_over_the_request_timeout_is_refused() -> None:

@@ -230,7 +230,7 @@ class Item(Node):
         return None if self.index % 2 == 0 else ROWS[0]  # type: ignore[return-value]
 
     @strawberry.field(description="Some rows, a null among them on rows divisible by 3.")
-    def children(self) -> list[Item]:
+    def children(self) -> list[Item | None]:  # None: a null in a list of non-null items
         picked: list[Any] = ROWS[: self.index % 4]
         return [*picked, None] if self.index % 3 == 0 else picked
 
@@ -257,16 +257,16 @@ class Item(Node):
 def _row(i: int) -> Item:
     return Item(
         id=strawberry.ID(str(i)),
-        label=None if i % 7 == 3 else f"label {i}",  # type: ignore[arg-type]
+        label=None if i % 7 == 3 else f"label {i}",
         note=None if i % 2 else f"note {i}",
-        count="many" if i % 5 == 4 else i,  # type: ignore[arg-type]
+        count="many" if i % 5 == 4 else i,
         price=Decimal("1234.50") * i,
         at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=i),
         color=Color.BLUE if i % 2 else Color.RED,
         tags=["a", None, "c"] if i % 6 == 5 else ["a", f"t{i}"],  # type: ignore[list-item]
         loose=None if i % 3 == 1 else ["x", None],
         scores=[1, "bad", None] if i % 4 == 0 else [i],  # type: ignore[list-item]
-        rank="first" if i % 3 == 2 else i,  # type: ignore[arg-type]
+        rank="first" if i % 3 == 2 else i,
         index=i,
     )
 
@@ -317,7 +317,7 @@ def make_schema(execution_context_class: Any, extensions: Sequence[Any] = ()) ->
         execution_context_class=execution_context_class,
         extensions=list(extensions),
     )
-    schema._schema.query_type.fields["lean"].resolve = lean_resolver  # type: ignore[union-attr]
+    schema._schema.query_type.fields["lean"].resolve = lean_resolver
     return schema
 
 
@@ -481,7 +481,7 @@ def test_the_plan_takes_the_fast_path_only_for_plain_fields() -> None:
 def _field_node(source: str) -> Any:
     from graphql import parse
 
-    return parse(source).definitions[0].selection_set.selections[0]  # type: ignore[attr-defined]
+    return parse(source).definitions[0].selection_set.selections[0]
 
 
 async def test_plans_are_cached_per_operation_in_a_bounded_lru(monkeypatch: Any) -> None:

@@ -34,7 +34,7 @@ from tests.test_fuzz import LoopThread
 EXAMPLES = int(os.environ.get("EXECUTOR_EXAMPLES", "50"))
 _BUILT = build_schema()
 SDL = _BUILT.as_str()
-ROOTS = sorted(_BUILT._schema.query_type.fields)  # type: ignore[union-attr]
+ROOTS = sorted(_BUILT._schema.query_type.fields)
 
 
 class Pair:

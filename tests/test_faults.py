@@ -226,7 +226,7 @@ async def outage_answer(request: Awaitable[httpx.Response]) -> dict[str, Any]:
     # no field answered: refused at the key lookup (data absent) or in the resolvers (all null)
     assert all(value is None for value in (body.get("data") or {}).values()), body
     assert [e["extensions"]["code"] for e in body["errors"]] == ["SERVICE_UNAVAILABLE"], body
-    return body  # type: ignore[no-any-return]
+    return body
 
 
 async def test_a_read_during_an_outage_is_an_error_and_succeeds_after_it(proxied: Proxied) -> None:

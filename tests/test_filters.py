@@ -89,7 +89,7 @@ async def titles(api: Api, flt: dict) -> list[str]:
 
 async def code(api: Api, flt: dict) -> str:
     errors = await api.errors(TITLES, {"filter": flt})
-    return errors[0]["extensions"]["code"]  # type: ignore[no-any-return]
+    return errors[0]["extensions"]["code"]
 
 
 @pytest.mark.parametrize(

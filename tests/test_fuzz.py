@@ -239,7 +239,7 @@ def values_of(t: Any, depth: int = 0) -> st.SearchStrategy[Any]:
 
 def call_of(name: str, kind: str) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
     """A document calling root field `name` with every argument as a variable, and values for them."""
-    field = SCHEMA.get_type(kind.title()).fields[name]  # type: ignore[union-attr]
+    field = SCHEMA.get_type(kind.title()).fields[name]
     decl = ", ".join(f"${a}: {arg.type}" for a, arg in field.args.items())
     args = ", ".join(f"{a}: ${a}" for a in field.args)
     returns = get_named_type(field.type)
@@ -269,4 +269,4 @@ def test_fuzzed_variables_never_fail_the_server(fuzzed: Fuzzed, kind: str) -> No
 
 def _roots(type_name: str) -> list[str]:
     root = SCHEMA.get_type(type_name)
-    return sorted(root.fields)  # type: ignore[union-attr]
+    return sorted(root.fields)

@@ -26,7 +26,7 @@ DEMO_ORG = "Acme Demo"  # the organization `serve --demo` makes its key in
 def _page_config(html: str) -> dict[str, Any]:
     found = re.search(r'<script id="og-graphiql-config" type="application/json">(.*?)</script>', html, re.S)
     assert found is not None, html
-    return json.loads(found.group(1))  # type: ignore[no-any-return]
+    return json.loads(found.group(1))
 
 
 # ------------------------------------------------------------------ the shipped files

@@ -37,7 +37,7 @@ async def _codes(api: Api, query: str, variables: dict[str, Any] | None = None) 
 @pytest.fixture
 async def deal(tenant: Tenant, engine) -> int:
     [oid] = await insert(engine, opportunity(tenant.organization_id, title="Alpha", amount=5))
-    return oid  # type: ignore[no-any-return]
+    return oid
 
 
 async def test_malformed_json_bodies_are_400(api: Api) -> None:
@@ -53,9 +53,9 @@ async def test_malformed_json_bodies_are_400(api: Api) -> None:
         response = await api.client.post("/graphql", content=body, headers=headers)
         assert response.status_code == 400, body[:20]
         assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
-    for body in ({"query": 42}, {"query": "{ viewer { id } }", "variables": [1]}, {"nothing": True}):
-        response = await api.client.post("/graphql", content=json.dumps(body), headers=headers)
-        assert response.status_code == 400, body
+    for document in ({"query": 42}, {"query": "{ viewer { id } }", "variables": [1]}, {"nothing": True}):
+        response = await api.client.post("/graphql", content=json.dumps(document), headers=headers)
+        assert response.status_code == 400, document
         assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.support import Api, Tenant, gid, insert, make_tenant, opportunity
 
 CREATE = """
@@ -133,7 +135,7 @@ async def test_item_of_another_organization_is_not_found(api: Api, engine) -> No
         engine, m.OpportunityItem(organization_id=other.organization_id, opportunity_id=theirs, item_name="x")
     )
     for doc, key in ((UPDATE, "updateOpportunityItem"), (REMOVE, "removeOpportunityItem")):
-        variables = {"id": gid("OpportunityItem", item)}
+        variables: dict[str, Any] = {"id": gid("OpportunityItem", item)}
         if doc is UPDATE:
             variables["input"] = {"itemName": "mine"}
         out = (await api(doc, variables))[key]

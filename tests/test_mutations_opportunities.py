@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -423,6 +424,7 @@ async def test_bulk_update_and_delete(api: Api, tenant: Tenant, engine) -> None:
     )
     assert moved["updateOpportunities"]["count"] == 2
     # a filter that constrains nothing, at any depth, is refused: it would match every deal
+    nothing: dict[str, Any]
     for nothing in ({}, {"title": {}}, {"and": [{}, {"amount": {}}]}, {"or": [{"title": {"eq": None}}]}):
         empty = await api(DELETE_MANY, {"filter": nothing})
         assert _codes(empty["deleteOpportunities"]["errors"]) == [(["filter"], "REQUIRED")], nothing

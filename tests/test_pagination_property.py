@@ -111,7 +111,7 @@ def reference(rows: list[Row], order: list[dict[str, Any]], board: Any) -> list[
         desc, nulls_last = rank(key)
         present = [r for r in ordered if sort_value(r.values, key["field"], board) is not None]
         missing = [r for r in ordered if sort_value(r.values, key["field"], board) is None]
-        present.sort(key=lambda r, k=key: sort_value(r.values, k["field"], board), reverse=desc)
+        present.sort(key=lambda r: sort_value(r.values, key["field"], board), reverse=desc)
         ordered = present + missing if nulls_last else missing + present
     return [r.id for r in ordered]
 
@@ -144,8 +144,8 @@ async def _fill(engine, tenant: Tenant, board: Any, customers: list[int], deals:
 
 async def _page(api: Api, nested: str | None, variables: dict[str, Any]) -> dict[str, Any]:
     if nested is None:
-        return (await api(ROOT, variables))["opportunities"]  # type: ignore[no-any-return]
-    return (await api(NESTED, {"p": nested, **variables}))["pipeline"]["opportunities"]  # type: ignore[no-any-return]
+        return (await api(ROOT, variables))["opportunities"]
+    return (await api(NESTED, {"p": nested, **variables}))["pipeline"]["opportunities"]
 
 
 async def _walk(api: Api, nested: str | None, order: list, size: int, forward: bool) -> list[str]:

@@ -79,7 +79,7 @@ def call(name: str, field: GraphQLField, kind: str = "mutation") -> tuple[str, d
     return document, {a: _value(arg.type) for a, arg in required.items()}
 
 
-MUTATIONS = sorted(SCHEMA.mutation_type.fields.items())  # type: ignore[union-attr]
+MUTATIONS = sorted(SCHEMA.mutation_type.fields.items())
 QUERIES = sorted(SCHEMA.query_type.fields.items())
 
 

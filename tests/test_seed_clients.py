@@ -181,7 +181,7 @@ async def test_nexudus_page_and_size_up_to_1000(api: Api, tenant: Tenant, engine
 
     async def page(number: int, size: int) -> dict:
         variables = {"orderBy": order, "first": size, "offset": (number - 1) * size}
-        return (await api(FIND, variables))["opportunities"]  # type: ignore[no-any-return]
+        return (await api(FIND, variables))["opportunities"]
 
     first = await page(1, 1000)
     assert len(first["nodes"]) == 1000 and first["totalCount"] == 1205

@@ -90,7 +90,7 @@ def parent_of(pid: int) -> int:
 
 def wait_for(condition: object, what: str, server: subprocess.Popen[bytes], log: Path) -> None:
     for _ in range(600):
-        if condition():  # type: ignore[operator]
+        if condition():
             return
         if server.poll() is not None:
             break

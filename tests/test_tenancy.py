@@ -147,7 +147,7 @@ def _document(name: str, field: Any) -> tuple[str, dict[str, Any]]:
     payload = get_named_type(field.type)
     wanted = " ".join(
         f for f in ("deletedId", "count", "errors { field code }") if f.split()[0] in payload.fields
-    )  # type: ignore[union-attr]
+    )
     doc = f"mutation({decl}) {{ {name}({', '.join(f'{a}: ${a}' for a in args)}) {{ __typename {wanted} }} }}"
     return doc, {a: _value(arg.type) for a, arg in args.items() if a not in ids}
 
