@@ -36,7 +36,8 @@ from app.cli import _new_key  # noqa: E402
 from app.db import make_engine  # noqa: E402
 from app.demo import seed_demo  # noqa: E402
 from app.enums import Role  # noqa: E402
-from app.main import create_app, tune_garbage_collector  # noqa: E402
+from app.main import create_app  # noqa: E402
+from app.memory import tune_garbage_collector  # noqa: E402
 from app.migrate import upgrade_async  # noqa: E402
 from app.settings import Settings  # noqa: E402
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import httpx
 
-from app.main import create_app, tune_garbage_collector
+from app.main import create_app
+from app.memory import tune_garbage_collector
 from app.settings import Settings
 
 CHECKPOINTS = (1_000, 2_000, 5_000, 10_000, 15_000, 20_000)
