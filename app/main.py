@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from app.auth import Keys
 from app.db import limits_for, make_engine, make_sessionmaker
@@ -23,6 +23,7 @@ from app.graphiql import serve_asset
 from app.graphql.schema import build_schema
 from app.graphql.view import GraphQLApp
 from app.health import HealthCheck
+from app.live import Live
 from app.memory import tune_garbage_collector
 from app.middleware import AuthMiddleware, BodyLimitMiddleware, RequestIdMiddleware, error_body
 from app.outages import Outages
@@ -48,18 +49,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
     keys = Keys(sessions, ttl=settings.key_cache_seconds)
     outages = Outages(retry_after=settings.retry_after_seconds)
     health = HealthCheck(settings.database_url, settings.health_timeout_seconds, outages)
+    # failed key attempts per client address, over HTTP and websockets alike
+    failures = RateLimiter(settings.auth_failure_limit, settings.rate_limit_storage, "auth-failure")
+    live = Live(settings, sessions, keys, failures)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         tune_garbage_collector()
         yield
+        await live.close()  # the LISTEN connection or the poller
         await keys.close()  # the last-used stamps still pending
         await health.close()
         await engine.dispose()
 
-    graphql = GraphQLApp(build_schema(settings), settings, sessions, outages)
+    graphql = GraphQLApp(build_schema(settings), settings, sessions, outages, live)
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),  # subscriptions: graphql-transport-ws (app/live/)
         Route("/healthz", health.answer, methods=["GET"]),
     ]
     if settings.graphiql:
@@ -76,7 +82,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         AuthMiddleware,
         keys=keys,
         limiter=RateLimiter(settings.rate_limit, settings.rate_limit_storage),
-        failures=RateLimiter(settings.auth_failure_limit, settings.rate_limit_storage, "auth-failure"),
+        failures=failures,
         outages=outages,
         # one indexed SELECT: the request's time limit bounds it, but never below a second
         lookup_timeout=max(1.0, settings.request_timeout_seconds),
@@ -100,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.outages = outages
     app.state.idempotency = graphql.idempotency
     app.state.settings = settings
+    app.state.live = live
     return app
 
 

@@ -55,6 +55,7 @@ def test_only_production_builds_ship() -> None:
         "react.production.min.js",
         "react-dom.production.min.js",
         "graphiql.min.js",
+        "graphql-ws.min.js",
     }
     total = sum((assets.STATIC / n).stat().st_size for n in names)
     assert total < 2_000_000, total
@@ -77,7 +78,7 @@ async def test_the_page_loads_nothing_from_another_origin(api: Api) -> None:
     assert response.headers["cache-control"] == "no-store"
     html = response.text
     refs = re.findall(r'<(?:script|link)\b[^>]*?\b(?:src|href)="([^"]*)"', html)
-    assert len(refs) == 7  # icon, 2 stylesheets, 4 scripts
+    assert len(refs) == 8  # icon, 2 stylesheets, 5 scripts (graphql-ws among them)
     for ref in refs:
         assert ref == "data:," or ref.startswith("/graphiql/"), ref
     assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", html)
@@ -86,7 +87,7 @@ async def test_the_page_loads_nothing_from_another_origin(api: Api) -> None:
     config = _page_config(html)
     assert config == {
         "endpoint": "/graphql",
-        "subscriptionEndpoint": None,
+        "subscriptionEndpoint": "/graphql",  # graphql-transport-ws on the same path
         "demoKey": None,
         "defaultTabs": default_tabs(),
     }
@@ -110,6 +111,7 @@ async def test_every_asset_the_page_names_is_served_with_its_type_and_a_long_cac
         "react.production.min.js": "text/javascript; charset=utf-8",
         "react-dom.production.min.js": "text/javascript; charset=utf-8",
         "graphiql.min.js": "text/javascript; charset=utf-8",
+        "graphql-ws.min.js": "text/javascript; charset=utf-8",
         "ide.js": "text/javascript; charset=utf-8",
     }
 

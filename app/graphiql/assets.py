@@ -1,6 +1,6 @@
 """The files the GraphiQL page loads, served by the gateway itself: no CDN, works offline.
 
-`static/` holds the pinned npm builds (GraphiQL, React, ReactDOM) with their licenses and
+`static/` holds the pinned npm builds (GraphiQL, React, ReactDOM, graphql-ws) with their licenses and
 MANIFEST.json, all written by scripts/refresh-graphiql; `ide.js` and `ide.css` next to this
 module are ours. Only those names are served (no path from the URL reaches the file system).
 A URL carries its file's sha256 as `?v=`; with the current one the answer may be cached for a

@@ -31,7 +31,13 @@ CONTENT_SECURITY_POLICY = (
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
-_SCRIPTS = ("react.production.min.js", "react-dom.production.min.js", "graphiql.min.js", "ide.js")
+_SCRIPTS = (
+    "react.production.min.js",
+    "react-dom.production.min.js",
+    "graphiql.min.js",
+    "graphql-ws.min.js",  # subscriptions: graphql-transport-ws on the same /graphql
+    "ide.js",
+)
 _STYLES = ("graphiql.min.css", "ide.css")
 
 _TEMPLATE = """<!doctype html>
@@ -99,8 +105,8 @@ def all_loopback(request: Request) -> bool:
 def page_config(request: Request, demo_key: str) -> dict[str, Any]:
     return {
         "endpoint": request.url.path,
-        # graphql-transport-ws is not served yet; the page's fetcher takes a URL once it is
-        "subscriptionEndpoint": None,
+        # graphql-transport-ws on the same path (ws:// or wss:// as the page was loaded)
+        "subscriptionEndpoint": request.url.path,
         "demoKey": demo_key if demo_key and all_loopback(request) else None,
         "defaultTabs": default_tabs(),
     }

@@ -28,7 +28,7 @@ DELETE = Role.MANAGER
 ADMINISTER = Role.ADMIN  # custom field definitions, lookups, private records, API keys
 
 # The least role that can run any operation of each kind.
-OPERATION_ROLE = {OperationType.QUERY: READ, OperationType.MUTATION: EDIT}
+OPERATION_ROLE = {OperationType.QUERY: READ, OperationType.SUBSCRIPTION: READ, OperationType.MUTATION: EDIT}
 
 
 def check(principal: Principal, role: Role) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -20,8 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
 from app.db import Database
@@ -30,6 +33,7 @@ from app.graphiql import render_page
 from app.graphql.context import Context
 from app.graphql.loaders import Loaders
 from app.idempotency import Idempotency
+from app.live import Live, LiveSocket
 from app.masking import police, request_id
 from app.middleware import send_error, send_unavailable
 from app.outages import Outages, is_outage
@@ -71,16 +75,24 @@ class GraphQLApp(GraphQL[Context, None]):
         settings: Settings,
         sessions: async_sessionmaker[AsyncSession],
         outages: Outages,
+        live: Live | None = None,
     ) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,
+            # subscriptions: graphql-transport-ws only, with our key, limits and queue (app/live/)
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.ws_max_subscriptions,
+            allowed_origins=settings.cors_origins,
         )
         self.settings = settings
         self.sessions = sessions
         self.outages = outages
         self.idempotency = Idempotency(settings)
+        if live is not None:
+            self.graphql_transport_ws_handler_class = type("Socket", (LiveSocket,), {"live": live})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -147,6 +159,13 @@ class GraphQLApp(GraphQL[Context, None]):
         return render_page(request, self.settings.graphiql_demo_key)  # our page, our assets: no CDN
 
     async def get_context(self, request: Any, response: Any) -> Context:
+        if isinstance(request, WebSocket):
+            # who calls is known at connection_init; each operation gets its own (app/live/socket.py)
+            nobody = Database(self.sessions, NOBODY)
+            loaders = Loaders(
+                nobody, default_page_size=1, max_page_size=1
+            )  # never used: nothing runs as nobody
+            return Context(None, self.settings, NOBODY, nobody, loaders, response=None)
         db: Database = request.scope["state"]["db"]
         principal = db.principal
         loaders = Loaders(
