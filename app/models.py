@@ -372,8 +372,7 @@ class OpportunityChange(SQLModel, table=True):
     """One committed change of one deal: what changed, from what, to what, by whom, when.
 
     Written in the mutation's own transaction (app/changes/record.py). `seq` is the feed
-    position, handed out just before COMMIT in commit order (docs/changes.md): NULL only
-    while the writing transaction is still open, so a reader never sees a NULL.
+    position, handed out in commit order per organization (docs/changes.md).
     `before` / `after` are the deal's columns either side of the change (JSON), which the
     feed's filters and visibility are evaluated against. No foreign key to the deal: its
     history outlives a delete.

@@ -56,6 +56,3 @@ async def test_create_and_update_are_recorded(api: Api, engine: AsyncEngine, ten
     finally:
         await db.close()
     assert [d.row.kind for d in page.deliveries] == ["UPDATED"]
-
-
-from tests.support import api, app_client, engine, tenant  # noqa: E402, F401

@@ -5,8 +5,7 @@
     created(ids)            a create: every field, after
     deleting(ids)           a delete: the rows as they were, read before the DELETE
     write(session)          after the mutation's work: the rows after, one change per deal,
-                            one INSERT (seq still NULL)
-    seal(session)           just before COMMIT: the feed positions, in commit order
+                            one INSERT, each row's feed position drawn in commit order
 
 Everything is kept on the session (`session.info`), so a retried mutation (a new session)
 starts clean and a rolled-back one leaves nothing: the rows are the transaction's own.
@@ -17,18 +16,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, insert, text, update
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models as m
 from app.changes import fields
 from app.changes.kinds import ChangeKind
-from app.sqltypes import UTCDateTime, utcnow
+from app.sqltypes import utcnow
 from app.tenancy import SESSION_KEY, Principal
 
 C = m.OpportunityChange.__table__
 _PENDING = "changes.pending"
-_WRITTEN = "changes.written"
 # pg_advisory_xact_lock(classid, objid): this class id, the organization as the object
 LOCK_CLASS = 0x6F67_0C
 
@@ -115,8 +113,26 @@ async def write(session: AsyncSession) -> None:
             continue  # not expected: a deal this transaction touched is still there
         out.append(_row(who, pk, deal, new, lists_after.get(pk, {}), at))
     if out:
-        await session.execute(insert(C), out)
-        session.info[_WRITTEN] = True
+        await session.execute(insert(C).values(seq=_position(session, who.organization_id)), out)
+
+
+def _position(session: AsyncSession, org: int) -> Any:
+    """The feed position of each inserted row, handed out in commit order (docs/changes.md).
+
+    PostgreSQL: the next number of `opportunity_change_seq`, drawn under the organization's
+    transaction-level advisory lock, which is held until COMMIT has ended: a writer that
+    draws after us waits for our COMMIT, so the positions become visible in their order and
+    a reader that sees position n already sees every position below it. The lock is taken
+    in the same expression, before the number is drawn (re-taking it per row is free).
+    SQLite: writers are serialised (BEGIN IMMEDIATE), so one more than the organization's
+    highest position is already commit order.
+    """
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return text(
+            "(SELECT nextval('opportunity_change_seq') FROM (SELECT pg_advisory_xact_lock(:lock_class, :lock_org)) AS l)"
+        ).bindparams(lock_class=LOCK_CLASS, lock_org=org)
+    highest = select(func.coalesce(func.max(C.c.seq), 0) + 1).where(C.c.organization_id == org)
+    return highest.scalar_subquery()
 
 
 def _row(
@@ -137,7 +153,6 @@ def _row(
     return {
         "organization_id": who.organization_id,
         "opportunity_id": pk,
-        "seq": None,
         "kind": deal.kind.value,
         "version": int(state["version"]),
         "changes": changes,
@@ -150,28 +165,3 @@ def _row(
         "api_key_id": who.api_key_id,
         "at": at,
     }
-
-
-async def seal(session: AsyncSession) -> None:
-    """Give this transaction's changes their feed positions: the last statement before COMMIT.
-
-    PostgreSQL: under the organization's transaction-level advisory lock, held until COMMIT
-    ends, so positions are handed out in commit order and a reader that sees position n
-    sees every position below it (docs/changes.md). SQLite serialises writers already
-    (BEGIN IMMEDIATE): the row id is the position.
-    """
-    if not session.info.pop(_WRITTEN, False):
-        return
-    org = _principal(session).organization_id
-    unsealed = (C.c.organization_id == org) & C.c.seq.is_(None)
-    conn = await session.connection()
-    if conn.dialect.name == "postgresql":
-        # one statement: the MATERIALIZED CTE takes the lock before any row gets its number
-        stmt = text(
-            "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(:c, :o)) "
-            "UPDATE opportunity_change SET seq = nextval('opportunity_change_seq'), at = :at "
-            "FROM lock WHERE organization_id = :o AND seq IS NULL"
-        ).bindparams(bindparam("at", type_=UTCDateTime()), c=LOCK_CLASS, o=org)
-        await conn.execute(stmt, {"at": utcnow()})
-    else:
-        await conn.execute(update(C).where(unsealed).values(seq=C.c.id, at=utcnow()))

@@ -137,7 +137,6 @@ async def mutate(info: Info, respond: Respond[T, P], work: Callable[..., Awaitab
             payload, answer = await _read_back(info, session, respond, Outcome(value, []))
             # an Idempotency-Key's stored answer, written by this same COMMIT (app/idempotency.py)
             await idempotency.record(info.context.request, session, answer)
-            await changes.seal(session)  # feed positions in commit order: the last statement
         except BaseException as exc:
             await transaction.__aexit__(type(exc), exc, exc.__traceback__)  # ROLLBACK
             if isinstance(exc, Invalid):
