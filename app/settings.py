@@ -85,11 +85,13 @@ class Settings:
     # the planned executor (app/graphql/executor.py); false runs stock graphql-core
     compiled_executor: bool = True
     # subscriptions over graphql-transport-ws (docs/live.md): limits per connection and per
-    # API key (per worker), the messages a connection may have waiting before it is closed as
-    # a slow consumer, the server's ping interval, the time allowed for connection_init
+    # API key (per worker), the messages a connection may have waiting to be sent and how long
+    # that queue may stay full before the client is closed as a slow consumer, the server's
+    # ping interval, the time allowed for connection_init
     ws_max_subscriptions: int = 20
     ws_max_subscriptions_per_key: int = 200
     ws_send_queue: int = 256
+    ws_send_timeout_seconds: float = 10.0
     ws_ping_interval_seconds: float = 15.0
     ws_init_timeout_seconds: float = 10.0
     # SQLite has no LISTEN/NOTIFY: each worker polls the change table this often
@@ -133,6 +135,7 @@ class Settings:
                 "OG_WS_MAX_SUBSCRIPTIONS_PER_KEY", d.ws_max_subscriptions_per_key
             ),
             ws_send_queue=_int("OG_WS_SEND_QUEUE", d.ws_send_queue),
+            ws_send_timeout_seconds=_float("OG_WS_SEND_TIMEOUT", d.ws_send_timeout_seconds),
             ws_ping_interval_seconds=_float("OG_WS_PING_INTERVAL", d.ws_ping_interval_seconds),
             ws_init_timeout_seconds=_float("OG_WS_INIT_TIMEOUT", d.ws_init_timeout_seconds),
             live_poll_seconds=_float("OG_LIVE_POLL_SECONDS", d.live_poll_seconds),

@@ -128,8 +128,11 @@ def _position(session: AsyncSession, org: int) -> Any:
     highest position is already commit order.
     """
     if session.bind is not None and session.bind.dialect.name == "postgresql":
+        # pg_notify: the live broker's wake-up (app/live/broker.py), sent by COMMIT, never by a
+        # rollback; one per organization per transaction (PostgreSQL folds the repeats)
         return text(
-            "(SELECT nextval('opportunity_change_seq') FROM (SELECT pg_advisory_xact_lock(:lock_class, :lock_org)) AS l)"
+            "(SELECT nextval('opportunity_change_seq') FROM (SELECT pg_advisory_xact_lock(:lock_class, :lock_org),"
+            " pg_notify('og_changes', CAST(:lock_org AS text))) AS l)"
         ).bindparams(lock_class=LOCK_CLASS, lock_org=org)
     highest = select(func.coalesce(func.max(C.c.seq), 0) + 1).where(C.c.organization_id == org)
     return highest.scalar_subquery()

@@ -32,6 +32,7 @@ from app.graphql.users import User, UserQueries
 from app.graphql.view import GatewaySchema
 from app.ids import from_global_id
 from app.limits import execution_limits, validation_rules
+from app.live.changed import Subscription
 from app.settings import Settings
 
 
@@ -114,6 +115,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,  # over graphql-transport-ws on /graphql (app/live/)
         types=[e.type for e in registry.node_entities().values()],
         extensions=extensions,
         config=StrawberryConfig(batching_config=batching),

@@ -12,9 +12,11 @@ Strawberry speaks the protocol; this handler adds what a production socket needs
 - only subscriptions run here (queries and mutations are HTTP's, with its timeouts, rate
   limits and idempotency); at most `OG_WS_MAX_SUBSCRIPTIONS` per connection and
   `OG_WS_MAX_SUBSCRIPTIONS_PER_KEY` per API key in this worker, refused with an `error` message;
-- every outgoing message waits in ONE bounded queue per connection, sent in order by one task;
-  a client that reads too slowly to keep it under `OG_WS_SEND_QUEUE` messages is closed
-  with 4008 ("slow consumer") instead of being buffered for without limit;
+- every outgoing message waits in ONE bounded queue per connection (`OG_WS_SEND_QUEUE`
+  messages), sent in order by one task; a full queue holds the subscriptions back (they
+  read the change log at their client's pace), and a client that takes nothing for
+  `OG_WS_SEND_TIMEOUT` seconds is closed with 4008 ("slow consumer"): never a buffer
+  without limit;
 - the server sends a protocol `ping` every `OG_WS_PING_INTERVAL` seconds and answers pings.
 
 Each operation runs with a context of its own (app/live/changed.py swaps its database
@@ -148,6 +150,18 @@ class LiveSocket(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle_subscribe(message)
 
     def _refusal(self, message: SubscribeMessage) -> tuple[str, str] | None:
+        try:
+            document = parse(message["payload"]["query"], max_tokens=self.live.settings.max_tokens)
+        except Exception:
+            document = None  # strawberry answers (and refuses) a document that does not parse
+        operation = (
+            None if document is None else get_operation_ast(document, message["payload"].get("operationName"))
+        )
+        if operation is not None and operation.operation is not OperationType.SUBSCRIPTION:
+            return (
+                "Only subscriptions run over the websocket; send queries and mutations with HTTP POST.",
+                Code.BAD_REQUEST,
+            )
         settings = self.live.settings
         if len(self.operations) >= settings.ws_max_subscriptions:
             return (
@@ -161,16 +175,6 @@ class LiveSocket(BaseGraphQLTransportWSHandler[Context, None]):
                 f"At most {settings.ws_max_subscriptions_per_key} subscriptions per API key "
                 "(OG_WS_MAX_SUBSCRIPTIONS_PER_KEY).",
                 Code.RATE_LIMITED,
-            )
-        try:
-            document = parse(message["payload"]["query"])
-        except Exception:
-            return None  # strawberry answers a document that does not parse (4400)
-        operation = get_operation_ast(document, message["payload"].get("operationName"))
-        if operation is not None and operation.operation is not OperationType.SUBSCRIPTION:
-            return (
-                "Only subscriptions run over the websocket; send queries and mutations with HTTP POST.",
-                Code.BAD_REQUEST,
             )
         return None
 
@@ -244,18 +248,37 @@ class LiveSocket(BaseGraphQLTransportWSHandler[Context, None]):
     # ------------------------------------------------------------ sending
 
     async def send_message(self, message: Message) -> None:
+        """Queue a message; wait while the queue is full, and close the socket if it stays full.
+
+        The wait is the back-pressure: a subscription whose client reads slowly reads the
+        change log slowly (its position is in the database, not in memory). A client that
+        has not taken a message for OG_WS_SEND_TIMEOUT seconds is closed (4008).
+        """
         if self.closing:
             return
         try:
             self.queue.put_nowait(message)
+            return
         except asyncio.QueueFull:
+            pass
+        timeout = self.live.settings.ws_send_timeout_seconds
+        try:
+            async with asyncio.timeout(timeout):
+                await self.queue.put(message)
+        except TimeoutError:
+            if self.closing:
+                return
             log.warning(
-                "closing a websocket of API key %s: %d messages unsent (OG_WS_SEND_QUEUE); slow consumer",
+                "closing a websocket of API key %s: its %d queued messages were not taken in %g s "
+                "(OG_WS_SEND_QUEUE, OG_WS_SEND_TIMEOUT); slow consumer",
                 self.principal.api_key_id if self.principal else "-",
                 self.queue.qsize(),
+                timeout,
             )
             self.live.slow_consumers += 1
-            await self.close(SLOW_CONSUMER, f"Slow consumer: over {self.queue.maxsize} messages unsent")
+            await self.close(
+                SLOW_CONSUMER, f"Slow consumer: {self.queue.maxsize} messages unsent for {timeout:g} s"
+            )
 
     async def _send_loop(self) -> None:
         ws = self.websocket.ws  # type: ignore[attr-defined]

@@ -1,0 +1,109 @@
+"""`Subscription.opportunityChanged(filter, after)`: the change feed, followed live.
+
+A subscription is a reader of the feed (app/changes) that waits instead of stopping at its
+end. It holds a position: `after`'s, or the organization's newest when it starts. Then, in
+a loop: read the changes after the position that the caller may see and the filter selects
+(before or after each change: `changes_after`, the feed's own function, so feed and
+subscription can never disagree), send them, move the position on, and when the feed is
+exhausted wait for the broker to say the organization has new changes (app/live/broker.py).
+The wake-up is armed before each read, so a change committed during a read wakes the next.
+
+Hence: each change after commit only (a reader sees committed rows only), once (the
+position only moves forward, past what was sent), in commit order, with no gap between the
+replay of `after` and live delivery (they are the same loop), and never a change the caller
+may not see (the feed decides on the deal's states before and after the change).
+
+Each page is read and its events resolved on one read snapshot, then the snapshot is let go
+(its connection back to the pool) before the subscription waits: a thousand idle subscribers
+hold no connection. Every event's `opportunity` is the deal as of that snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
+from typing import Annotated, Any
+
+import strawberry
+from sqlalchemy import func, select
+
+from app import models as m
+from app.changes import changes_after, decode_cursor
+from app.changes.types import OpportunityChange
+from app.errors import BadUserInput
+from app.graphql.context import Info
+from app.graphql.lists import filter_where
+from app.graphql.loaders import Loaders
+from app.graphql.opportunities import OpportunityFilter
+from app.live.service import live_of
+
+# changes read (and sent) per page; a subscriber behind by more catches up page by page
+PAGE = 100
+# a subscriber reads the feed at least this often even without a wake-up: the bound on a
+# notification lost in transit (the broker reconnecting is covered: it wakes everyone)
+RECHECK_SECONDS = 30.0
+
+
+async def follow(info: Info, flt: Any, after: str | None) -> AsyncGenerator[OpportunityChange, None]:
+    """The deliveries for this subscriber, for as long as it stays subscribed."""
+    ctx = info.context
+    live = live_of(info)
+    principal = ctx.principal
+    position = decode_cursor(after) if after is not None else None
+    if after is not None and position is None:
+        raise BadUserInput(
+            "`after` is not a cursor of opportunityChanges or opportunityChanged", argument="after"
+        )
+    where = await filter_where(info, flt)
+    await live.started()
+    with live.hub.listen(principal.organization_id) as wake:
+        if position is None:
+            # from now on: the newest position of the organization (tenancy scopes it)
+            position = int(await ctx.db.scalar(select(func.coalesce(func.max(m.OpportunityChange.seq), 0))))
+        while True:
+            wake.clear()
+            page = await changes_after(ctx.db, principal, position, PAGE, where)
+            for delivery in page.deliveries:
+                yield OpportunityChange.from_row(delivery.row, gone=delivery.gone)
+            position = page.last_seq
+            await _fresh_snapshot(info)
+            if not page.more:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), RECHECK_SECONDS)
+
+
+async def _fresh_snapshot(info: Info) -> None:
+    """Let the page's snapshot go; the next page reads (and resolves) on a new one."""
+    ctx = info.context
+    await ctx.db.close()
+    ctx.loaders = Loaders(
+        ctx.db, default_page_size=ctx.settings.default_page_size, max_page_size=ctx.settings.max_page_size
+    )
+
+
+@strawberry.type(description="Live updates over graphql-transport-ws on /graphql (docs/live.md).")
+class Subscription:
+    @strawberry.subscription(
+        description=(
+            "Every committed change to a deal the caller may see, as it happens, in commit order. "
+            "A change is delivered when the deal matches the filter before or after it; a deal "
+            "that leaves the caller's sight is delivered once with `opportunity: null` and no "
+            "changes. `after` (a cursor of opportunityChanges or of an earlier event) replays "
+            "what came since, then goes on live. The API key goes in connection_init's payload: "
+            '{"Authorization": "Bearer <key>"}.'
+        )
+    )
+    async def opportunity_changed(
+        self,
+        info: Info,
+        filter: Annotated[  # noqa: A002
+            OpportunityFilter | None,
+            strawberry.argument(description="Only changes of deals matching it before or after the change."),
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Resume after this cursor; omitted: from now on.")
+        ] = None,
+    ) -> AsyncGenerator[OpportunityChange, None]:
+        async for change in follow(info, filter, after):
+            yield change
