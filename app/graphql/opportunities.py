@@ -11,8 +11,11 @@ from sqlalchemy import func, select
 
 from app import models as m
 from app import query
+from app.changes import history as changes_history
+from app.changes.types import OpportunityChange, StageVisit
 from app.enums import Role
 from app.graphql.common import (
+    Connection,
     DateFilter,
     DateTimeFilter,
     DecimalFilter,
@@ -121,6 +124,23 @@ class Opportunity(Node):
     def items_total(self, info: Info) -> Decimal:
         items = OPPORTUNITY.relations["items"].get(info.context.loaders, self)
         return then(items, lambda rows: sum((item.amount() for item in rows), Decimal(0)))
+
+    @strawberry.field(
+        description="Every committed change of this deal, oldest first (`last:` for the newest)."
+    )
+    async def history(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[OpportunityChange]:
+        return await changes_history.history(info, self.pk, first, after, last, before)
+
+    @strawberry.field(description="Each stay of this deal in a stage, in time order.")
+    async def stage_history(self, info: Info) -> list[StageVisit]:
+        return await changes_history.stage_history(info, self.pk)
 
     pipeline = rel_path(
         [(m.Opportunity.stage_id, Stage), (m.Stage.pipeline_id, Pipeline)], "The stage's pipeline (board)."
