@@ -67,9 +67,17 @@ class ChangeQueries:
     async def opportunity_changes(
         self,
         info: Info,
-        after: str | None = None,
-        first: int | None = None,
-        filter: OpportunityFilter | None = None,  # noqa: A002
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="A change's cursor (or an endCursor): resume after it."),
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description="How many changes; default 20.")] = None,
+        filter: Annotated[  # noqa: A002
+            OpportunityFilter | None,
+            strawberry.argument(
+                description="Only changes of deals matching this, before or after the change."
+            ),
+        ] = None,
     ) -> Connection[OpportunityChange]:
         return await feed(info, after, first, filter)
 
@@ -81,8 +89,13 @@ class ChangeQueries:
         self,
         info: Info,
         pipeline_id: GlobalID,
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
+        from_: Annotated[
+            datetime | None,
+            strawberry.argument(name="from", description="Count stage entries from this moment on."),
+        ] = None,
+        to: Annotated[
+            datetime | None, strawberry.argument(description="…up to, not including, this moment.")
+        ] = None,
     ) -> list[StageFunnelRow]:
         db = info.context.db
         pk = decode("Pipeline", pipeline_id)

@@ -74,10 +74,9 @@ async def touch(session: AsyncSession, row: Any, lists: tuple[str, ...] = ()) ->
         deal.lists_before.update(read[pk])
 
 
-def created(session: AsyncSession, ids: list[int]) -> None:
-    """Deals this transaction created: their change lists every field they have."""
-    for pk in ids:
-        _pending(session)[pk] = _Deal(ChangeKind.CREATED, None, set(fields.LISTS))
+def created(session: AsyncSession, pk: int, lists: tuple[str, ...]) -> None:
+    """A deal this transaction created, with the list fields it was given (the rest are empty)."""
+    _pending(session)[pk] = _Deal(ChangeKind.CREATED, None, set(lists))
 
 
 async def deleting(session: AsyncSession, ids: list[int]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from sqlalchemy import func, select
@@ -131,10 +131,18 @@ class Opportunity(Node):
     async def history(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size from the start (or `after`).")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Return changes after this cursor.")
+        ] = None,
+        last: Annotated[
+            int | None, strawberry.argument(description="Page size from the end: the newest.")
+        ] = None,
+        before: Annotated[
+            str | None, strawberry.argument(description="Return changes before this cursor.")
+        ] = None,
     ) -> Connection[OpportunityChange]:
         return await changes_history.history(info, self.pk, first, after, last, before)
 
