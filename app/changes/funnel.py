@@ -5,13 +5,14 @@ next move (`leftAt` = the next visit's `enteredAt`). Its outcome is the next sta
 (OPEN: advanced, WON, LOST), or, when the deal did not move on to a stage, the status it
 was left with inside the visit (marked won or lost in place). Deals count when the caller
 may see them now (the tenancy hook scopes the deals and the log alike); deals since
-deleted are left out. Times are whole seconds, rounded, over the visits that ended.
+deleted are left out. Times are whole seconds (half up), over the visits that ended.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import Float, and_, case, cast, func, or_, select
@@ -152,4 +153,8 @@ def rows_for(stage_ids: list[int], found: list[Any]) -> list[StageFunnelRow]:
 
 
 def _whole(seconds: Any) -> int | None:
-    return None if seconds is None else round(float(seconds))
+    """Whole seconds, half up; first to the millisecond, which drops the float noise of the
+    databases' time arithmetic (SQLite's julian days are good to about 10 µs)."""
+    if seconds is None:
+        return None
+    return int(Decimal(str(round(float(seconds), 3))).quantize(Decimal(1), rounding=ROUND_HALF_UP))
