@@ -69,8 +69,14 @@ Mutation = Callable[[int], tuple[str, dict[str, Any]]]
 
 def kinds(deals: list[str], stages: list[str], customer: str) -> dict[str, Mutation]:
     return {
-        "updateOpportunity (one field)": lambda i: (UPDATE, {"id": deals[i % len(deals)], "input": {"amount": str(i)}}),
-        "createOpportunity (2 tags, 2 items)": lambda i: (CREATE, {"input": deal_input(i, stages[i % 4], customer)}),
+        "updateOpportunity (one field)": lambda i: (
+            UPDATE,
+            {"id": deals[i % len(deals)], "input": {"amount": str(i)}},
+        ),
+        "createOpportunity (2 tags, 2 items)": lambda i: (
+            CREATE,
+            {"input": deal_input(i, stages[i % 4], customer)},
+        ),
         "moveOpportunity": lambda i: (MOVE, {"id": deals[i % len(deals)], "s": stages[i % 4]}),
         "setOpportunityTags": lambda i: (TAGS, {"id": deals[i % len(deals)], "t": [f"x{i % 5}", "y"]}),
     }
@@ -94,7 +100,7 @@ async def measure(url: str, key: str, block: int, rounds: int) -> list[dict[str,
             statements: dict[bool, int] = {}
             for r in range(rounds * 2):
                 on = r % 2 == 1
-                with (log_off() if not on else _nothing()):
+                with log_off() if not on else _nothing():
                     if on not in statements:
                         seen.clear()
                         event.listen(engine.sync_engine, "before_cursor_execute", counter)
@@ -157,7 +163,9 @@ async def main() -> None:
                     f"{p50_off:.2f} | {p50_on:.2f} | {_ms(off, 0.9):.2f} | {_ms(on, 0.9):.2f} | "
                     f"{p50_on - p50_off:+.2f} ({(p50_on / p50_off - 1) * 100:+.0f} %) |"
                 )
-            loads.append(f"- {label}: 1-minute load average {before:.2f} before, {os.getloadavg()[0]:.2f} after")
+            loads.append(
+                f"- {label}: 1-minute load average {before:.2f} before, {os.getloadavg()[0]:.2f} after"
+            )
     lines += ["", "Machine load while measuring (other work on the machine skews the figures):", *loads, ""]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -349,7 +349,8 @@ async def test_bulk_update_and_delete_write_one_change_per_deal(
             .all()
         )
     assert [(r.kind, r.version, r.changes) for r in rows] == [("DELETED", 2, []), ("DELETED", 2, [])]
-    assert rows[0].before["amount"] == "11.0000" and rows[0].after is None
+    before_delete = rows[0].before
+    assert before_delete is not None and before_delete["amount"] == "11.0000" and rows[0].after is None
 
 
 async def _board(api: Api, engine: AsyncEngine, tenant: Tenant) -> Board:
