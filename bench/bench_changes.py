@@ -127,7 +127,7 @@ def _ms(values: list[float], q: float) -> float:
     return sorted(values)[int(q * (len(values) - 1))] * 1000
 
 
-async def main() -> None:
+async def main() -> tuple[str, str]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL"))
     parser.add_argument("--block", type=int, default=25)
@@ -166,9 +166,14 @@ async def main() -> None:
                 f"- {label}: 1-minute load average {before:.2f} before, {os.getloadavg()[0]:.2f} after"
             )
     lines += ["", "Machine load while measuring (other work on the machine skews the figures):", *loads, ""]
-    Path(args.out).write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    return args.out, "\n".join(lines) + "\n"
+
+
+def run() -> None:
+    out, report = asyncio.run(main())
+    Path(out).write_text(report, encoding="utf-8")
+    print(report)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run()
