@@ -393,8 +393,9 @@ class OpportunityChange(SQLModel, table=True):
     changes: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    # the deal's stage and status after the change, and whether it entered that stage by it:
-    # what stageHistory and the funnel read, in SQL
+    # the deal's stage and status after the change, and whether the change moved it to that
+    # stage (a create on the board, a move; a move off the board ends a visit): what
+    # stageHistory and the funnel read, in SQL
     stage_id: int | None = None
     status: str | None = Field(default=None, max_length=8)
     entered_stage: bool = False

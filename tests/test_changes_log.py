@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import models as m
 from app.changes import changes_after
+from app.db import Database, make_sessionmaker
 from app.enums import Role
 from app.tenancy import Principal
 from tests.support import Api, Tenant, gid, make_board, unscoped
@@ -48,8 +49,6 @@ async def test_create_and_update_are_recorded(api: Api, engine: AsyncEngine, ten
     assert created["stage"] == ["stage", None, stage]
     assert all(r.seq is not None for r in rows)
     me = Principal(tenant.organization_id, tenant.user_id, frozenset({Role.ADMIN}))
-    from app.db import Database, make_sessionmaker
-
     db = Database(make_sessionmaker(engine), me)
     try:
         page = await changes_after(db, me, 0, 10, m.Opportunity.amount > 11)

@@ -13,7 +13,6 @@ they are now; the deal's own columns as they were.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -22,8 +21,10 @@ from sqlalchemy import Integer, String, case, literal, select, true, union_all
 from sqlalchemy.sql.util import ClauseAdapter
 
 from app import models as m
+from app import query
 from app.changes import fields
 from app.changes.kinds import ChangeKind
+from app.errors import BadUserInput
 from app.tenancy import Principal, opportunity_visible
 
 CH = m.OpportunityChange
@@ -33,7 +34,6 @@ O_TABLE = m.Opportunity.__table__
 SCAN_PER_ITEM = 10
 SCAN_MAX = 2000
 BATCH = 100
-_PREFIX = "change:"
 
 
 class Reader(Protocol):
@@ -42,21 +42,22 @@ class Reader(Protocol):
     async def rows(self, stmt: Any) -> Sequence[Any]: ...
 
 
+# the feed's cursors are the API's own keyset cursors, over the one key `seq`
+FEED_KEYS = [query.OrderKey(CH.seq)]
+
+
 def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"{_PREFIX}{seq}".encode()).decode().rstrip("=")
+    return query.encode_cursor(FEED_KEYS, [seq])
 
 
-def decode_cursor(cursor: str | None) -> int | None:
-    """The feed position a cursor names, 0 for none; None when it is not one of ours."""
+def decode_cursor(cursor: str | None, arg: str = "after") -> int:
+    """The feed position a cursor names (0 for none); BAD_USER_INPUT when it is not a feed cursor."""
     if cursor is None:
         return 0
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not raw.startswith(_PREFIX) or not raw[len(_PREFIX) :].isdigit():
-        return None
-    return int(raw[len(_PREFIX) :])
+    (seq,) = query.decode_cursor(FEED_KEYS, cursor, arg)
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise BadUserInput(f"`{arg}` is not a position in the change feed", argument=arg)
+    return seq
 
 
 @dataclass(frozen=True)

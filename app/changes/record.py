@@ -74,10 +74,9 @@ async def touch(session: AsyncSession, row: Any, lists: tuple[str, ...] = ()) ->
         deal.lists_before.update(read[pk])
 
 
-def created(session: AsyncSession, ids: list[int]) -> None:
-    """Deals this transaction created: their change lists every field they have."""
-    for pk in ids:
-        _pending(session)[pk] = _Deal(ChangeKind.CREATED, None, set(fields.LISTS))
+def created(session: AsyncSession, pk: int, lists: tuple[str, ...]) -> None:
+    """A deal this transaction created, with the list fields it was given (the rest are empty)."""
+    _pending(session)[pk] = _Deal(ChangeKind.CREATED, None, set(lists))
 
 
 async def deleting(session: AsyncSession, ids: list[int]) -> None:
@@ -150,9 +149,9 @@ def _row(
         after_fields = {**fields.scalar_fields(new), **lists_after}
         changes = fields.diff(before_fields, after_fields, creating=deal.kind is ChangeKind.CREATED)
         state = new
-    entered = deal.kind is ChangeKind.CREATED or (
-        deal.kind is ChangeKind.UPDATED and old["stage_id"] != new["stage_id"]
-    )
+    # a stage move (off the board too: it ends the visit), or a create on the board
+    moved = deal.kind is ChangeKind.UPDATED and old["stage_id"] != new["stage_id"]
+    entered = moved or (deal.kind is ChangeKind.CREATED and new["stage_id"] is not None)
     return {
         "organization_id": who.organization_id,
         "opportunity_id": pk,
@@ -163,7 +162,7 @@ def _row(
         "after": None if new is None else fields.snapshot(new),
         "stage_id": None if deal.kind is ChangeKind.DELETED else state["stage_id"],
         "status": state["status"],
-        "entered_stage": bool(entered and state["stage_id"] is not None),
+        "entered_stage": entered,
         "user_id": who.user_id,
         "api_key_id": who.api_key_id,
         "at": at,

@@ -75,8 +75,21 @@ async def create(
     for pk, c in zip(ids, checked, strict=True):
         if c.values.get("stage_id") is not None:
             await board.place(session, c.values["stage_id"], pk, c.deal.position)
-    record.created(session, ids)
+    for pk, c in zip(ids, checked, strict=True):
+        record.created(session, pk, _given_lists(c))
     return ids
+
+
+def _given_lists(c: _Checked) -> tuple[str, ...]:
+    """The list fields a new deal has: only those are read back for its change."""
+    given = {
+        "items": c.items,
+        "contacts": c.deal.contact_ids,
+        "tags": c.tags,
+        "customFields": [v for v in c.custom.values() if v is not None],
+        "accessList": c.deal.access_user_ids,
+    }
+    return tuple(name for name, values in given.items() if values)
 
 
 async def default_stage(session: AsyncSession) -> int | None:
