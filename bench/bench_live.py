@@ -124,13 +124,20 @@ async def run(args: argparse.Namespace) -> str:
                 except httpx.TransportError:
                     pass
                 await asyncio.sleep(0.1)
-            pipeline = (await post(client, key, 'mutation { createPipeline(input: {name: "Live", currency: "EUR"}) { pipeline { id } } }', {}))
+            pipeline = await post(
+                client,
+                key,
+                'mutation { createPipeline(input: {name: "Live", currency: "EUR"}) { pipeline { id } } }',
+                {},
+            )
             pid = pipeline["createPipeline"]["pipeline"]["id"]
             stage_q = 'mutation ($p: ID!) { createStage(input: {pipelineId: $p, name: "Open", probability: 10}) { stage { id } } }'
             stage = (await post(client, key, stage_q, {"p": pid}))["createStage"]["stage"]["id"]
             deals = []
             for i in range(DEALS):
-                made = await post(client, key, CREATE, {"i": {"title": f"Live deal {i}", "stageId": stage, "amount": "1"}})
+                made = await post(
+                    client, key, CREATE, {"i": {"title": f"Live deal {i}", "stageId": stage, "amount": "1"}}
+                )
                 deals.append(made["createOpportunity"]["opportunity"]["id"])
 
             pairs = [await subscribe(port, key) for _ in range(args.subscribers)]
@@ -141,7 +148,10 @@ async def run(args: argparse.Namespace) -> str:
 
             started = time.time()
             until = time.monotonic() + args.seconds
-            clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) for _ in range(args.writers)]
+            clients = [
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120)
+                for _ in range(args.writers)
+            ]
             commits = await asyncio.gather(*(write(c, key, deals, until, n) for n, c in enumerate(clients)))
             for c in clients:
                 await c.aclose()

@@ -165,6 +165,13 @@ async def test_after_replays_what_was_missed_then_goes_live_without_gap_or_dupli
             live = await s.event()
             assert (live["version"], live["changes"][0]["newValue"]) == (6, "5.0000")
             await s.nothing_more()
+            # the cursors are the feed's: opportunityChanges after the first one lists the same four
+            feed = await server.graphql(
+                w["acme"],
+                "query ($after: String) { opportunityChanges(after: $after) { nodes { version } } }",
+                {"after": cursor},
+            )
+            assert [n["version"] for n in feed["opportunityChanges"]["nodes"]] == [3, 4, 5, 6]
         async with socket(server, w["acme"]) as s:
             await s.subscribe("1", {"after": "not a cursor"})
             message = await s.receive()

@@ -31,7 +31,6 @@ from sqlalchemy import func, select
 from app import models as m
 from app.changes import changes_after, decode_cursor
 from app.changes.types import OpportunityChange
-from app.errors import BadUserInput
 from app.graphql.context import Info
 from app.graphql.lists import filter_where
 from app.graphql.loaders import Loaders
@@ -50,11 +49,7 @@ async def follow(info: Info, flt: Any, after: str | None) -> AsyncGenerator[Oppo
     ctx = info.context
     live = live_of(info)
     principal = ctx.principal
-    position = decode_cursor(after) if after is not None else None
-    if after is not None and position is None:
-        raise BadUserInput(
-            "`after` is not a cursor of opportunityChanges or opportunityChanged", argument="after"
-        )
+    position = decode_cursor(after) if after is not None else None  # BAD_USER_INPUT if not a cursor
     where = await filter_where(info, flt)
     await live.started()
     with live.hub.listen(principal.organization_id) as wake:
