@@ -30,18 +30,17 @@ import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.enums import Role  # noqa: E402
-from app.migrate import upgrade_async  # noqa: E402
-from bench.bench_writes import _cpu, _new_key, post  # noqa: E402
-from bench.harness import fresh_pg_database, free_port  # noqa: E402
-from tests.test_serve import owner, server_side  # noqa: E402
+from app.enums import Role
+from app.migrate import upgrade_async
+from bench.bench_writes import _cpu, _new_key, post
+from bench.harness import free_port, fresh_pg_database
+from tests.test_serve import owner, server_side
 
 COMMAND = str(Path(sys.executable).parent / "opportunity-gateway")
 DEALS = 50
@@ -108,8 +107,8 @@ async def run(args: argparse.Namespace) -> str:
         "OG_WS_MAX_SUBSCRIPTIONS_PER_KEY": "1000",
         "OG_LOG_LEVEL": "WARNING",
     }
-    log = open(Path(args.log), "wb")  # noqa: SIM115
-    server = subprocess.Popen(
+    log = open(Path(args.log), "wb")  # noqa: SIM115, ASYNC230
+    server = subprocess.Popen(  # noqa: ASYNC220
         [COMMAND, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
         env=env,
         stdout=log,
@@ -159,7 +158,7 @@ async def run(args: argparse.Namespace) -> str:
             wrote_for = max(max(c) for c in commits) - started
             deadline = time.monotonic() + 60
             while any(len(s.cursors) < writes for s in subscribers) and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.1)  # noqa: ASYNC110
             finished = max(s.last_at for s in subscribers)
             for t in tasks:
                 t.cancel()

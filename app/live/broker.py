@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.live.log import change_table
+from app.changes.record import C as CHANGES
 from app.tenancy import SESSION_KEY, UNSCOPED
 
 log = logging.getLogger("opportunity_gateway")
@@ -144,7 +144,7 @@ class SQLitePoller:
             self.task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
-        table = change_table()
+        table = CHANGES
         while True:
             try:
                 async with self.sessions() as session:
