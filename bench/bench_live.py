@@ -157,8 +157,8 @@ async def run(args: argparse.Namespace) -> str:
             writes = sum(len(c) for c in commits)
             wrote_for = max(max(c) for c in commits) - started
             deadline = time.monotonic() + 60
-            while any(len(s.cursors) < writes for s in subscribers) and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)  # noqa: ASYNC110
+            while any(len(s.cursors) < writes for s in subscribers) and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
             finished = max(s.last_at for s in subscribers)
             for t in tasks:
                 t.cancel()
