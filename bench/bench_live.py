@@ -40,7 +40,7 @@ from app.enums import Role
 from app.migrate import upgrade_async
 from bench.bench_writes import _cpu, _new_key, post
 from bench.harness import free_port, fresh_pg_database
-from tests.test_serve import owner, server_side
+from tests.test_serve import listeners, owner, server_side
 
 COMMAND = str(Path(sys.executable).parent / "opportunity-gateway")
 DEALS = 50
@@ -116,9 +116,9 @@ async def run(args: argparse.Namespace) -> str:
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            for _ in range(200):
+            for _ in range(1200):  # both workers up: a loaded machine takes a while
                 try:
-                    if (await client.get("/healthz")).status_code == 200:
+                    if (await client.get("/healthz")).status_code == 200 and listeners(port) == 2:
                         break
                 except httpx.TransportError:
                     pass

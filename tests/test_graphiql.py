@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -374,4 +375,67 @@ async def test_serve_demo_prefills_its_key_in_graphiql(engine: AsyncEngine, data
         first = await page.wait_request(lambda r: r.method == "POST")
         assert _introspection(key)(first) and first.status == 200
         assert await page.evaluate("document.getElementById('og-key').value") == key
+        _assert_offline(page)
+
+
+LIVE_BOARD = "subscription Live { opportunityChanged { kind opportunityId opportunity { title } changes { field newValue } } }"
+
+
+async def test_graphiql_runs_a_subscription_over_graphql_transport_ws(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    executable = _browser()
+    key, _ = await _seed_for_browser(engine)
+    writer = await make_tenant(engine, DEMO_ORG, Role.EDITOR, email="writer@acme-demo.example")
+    async with (
+        uvicorn_serving(database_url) as base,
+        chromium(executable) as new_page,
+        httpx.AsyncClient(base_url=base) as http,
+    ):
+        found = await http.post(
+            "/graphql",
+            json={"query": "{ opportunities(first: 1, filter: {isPrivate: false}) { nodes { id title } } }"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        [deal] = found.json()["data"]["opportunities"]["nodes"]
+        page = await new_page()
+        await page.goto(f"{base}/graphql")
+        await page.evaluate(
+            f"localStorage.setItem('opportunity-gateway:api-key', {json.dumps(key)});"
+            " localStorage.setItem('opportunity-gateway:api-key-source', 'user')"
+        )
+        await page.send("Page.reload")
+        await page.wait_for("document.querySelector('.graphiql-execute-button') !== null")
+        await page.evaluate(
+            "document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror"
+            f".setValue({json.dumps(LIVE_BOARD)})"
+        )
+        # GraphiQL names the operation from a debounced parse of the editor: run once it has
+        await page.wait_for(
+            "(JSON.parse(localStorage.getItem('graphiql:tabState')) || {tabs: []}).tabs"
+            ".some(t => (t.query || '').includes('subscription Live'))"
+        )
+        await page.evaluate("document.querySelector('.graphiql-execute-button').click()")
+        move = "mutation ($id: ID!, $t: String!) { updateOpportunity(id: $id, input: {title: $t}) { errors { code } } }"
+        shown = (
+            "(() => { const cm = document.querySelector('.result-window .CodeMirror');"
+            " return cm && cm.CodeMirror.getValue().includes('Live from another tab'); })()"
+        )
+        for attempt in range(40):  # until the subscription is up: each change is a new title
+            title = f"Live from another tab {attempt}"
+            done = await http.post(
+                "/graphql",
+                json={"query": move, "variables": {"id": deal["id"], "t": title}},
+                headers={"Authorization": f"Bearer {writer.key}"},
+            )
+            assert done.json()["data"]["updateOpportunity"]["errors"] == []
+            if await page.evaluate(shown):
+                break
+            await asyncio.sleep(0.25)
+        body = await _result(page)
+        change = body["data"]["opportunityChanged"]
+        assert (change["kind"], change["opportunityId"]) == ("UPDATED", deal["id"])
+        assert change["opportunity"]["title"].startswith("Live from another tab")
+        assert change["changes"][0]["field"] == "title"
+        await page.screenshot(tmp_path / "graphiql-subscription.png")
         _assert_offline(page)

@@ -94,11 +94,11 @@ class LiveSocket(BaseGraphQLTransportWSHandler[Context, None]):
         finally:
             # a connection closed by us (a slow consumer, a revoked key, shutdown) may
             # never see the client's close: its operations end here all the same
-            for task in (main, stop, *self.helpers):
+            tasks = (main, stop, *self.helpers)
+            for task in tasks:
                 task.cancel()
-            for task in (main, stop, *self.helpers):
-                with suppress(asyncio.CancelledError, Exception):
-                    await task
+            # bounded: a connection must never hold up the server's shutdown
+            await asyncio.wait(tasks, timeout=CLOSE_GRACE_SECONDS)
             self.live.forget(self)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
