@@ -88,7 +88,12 @@ async def write(client: httpx.AsyncClient, key: str, deals: list[str], until: fl
     i = 0
     while time.monotonic() < until:
         deal = deals[(n + i * 7) % len(deals)]
-        out = await post(client, key, UPDATE, {"id": deal, "amount": f"{1000 + n * 1000 + i}.25"})
+        try:
+            out = await post(client, key, UPDATE, {"id": deal, "amount": f"{1000 + n * 1000 + i}.25"})
+        except AssertionError as error:  # a GraphQL error (a lock timeout on an overloaded machine)
+            print(f"writer {n}: {error}", file=sys.stderr)
+            i += 1
+            continue
         assert out["updateOpportunity"]["errors"] == [], out
         done.append(time.time())
         i += 1
@@ -166,7 +171,11 @@ async def run(args: argparse.Namespace) -> str:
                 await s.ws.close()
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            print("the server did not stop within 60 s of SIGTERM", file=sys.stderr)
         log.close()
 
     received = [len(s.cursors) for s in subscribers]
@@ -212,7 +221,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL"), required=False)
     p.add_argument("--subscribers", type=int, default=100)
-    p.add_argument("--writers", type=int, default=4)
+    p.add_argument("--writers", type=int, default=2)
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--log", default="/tmp/og-bench-live.log")
     p.add_argument("--out", default=None)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
@@ -36,12 +37,15 @@ from app.graphql.lists import filter_where
 from app.graphql.loaders import Loaders
 from app.graphql.opportunities import OpportunityFilter
 from app.live.service import live_of
+from app.outages import is_outage
 
 # changes read (and sent) per page; a subscriber behind by more catches up page by page
 PAGE = 100
 # a subscriber reads the feed at least this often even without a wake-up: the bound on a
 # notification lost in transit (the broker reconnecting is covered: it wakes everyone)
 RECHECK_SECONDS = 30.0
+RETRY_SECONDS = 1.0
+log = logging.getLogger("opportunity_gateway")
 
 
 async def follow(info: Info, flt: Any, after: str | None) -> AsyncGenerator[OpportunityChange, None]:
@@ -58,11 +62,26 @@ async def follow(info: Info, flt: Any, after: str | None) -> AsyncGenerator[Oppo
             position = int(await ctx.db.scalar(select(func.coalesce(func.max(m.OpportunityChange.seq), 0))))
         while True:
             wake.clear()
-            page = await changes_after(ctx.db, principal, position, PAGE, where)
-            for delivery in page.deliveries:
-                yield OpportunityChange.from_row(delivery.row, gone=delivery.gone)
-            position = page.last_seq
-            await _fresh_snapshot(info)
+            try:
+                # at most half the pool reads for subscribers at once: a wake-up of a thousand
+                # of them queues here, not in the pool, where HTTP requests would starve
+                async with live.readers:
+                    page = await changes_after(ctx.db, principal, position, PAGE, where)
+                    for delivery in page.deliveries:
+                        yield OpportunityChange.from_row(delivery.row, gone=delivery.gone)
+                        position = delivery.seq
+                    position = page.last_seq
+            except Exception as error:
+                if not is_outage(error):
+                    raise
+                # the database is away: the position stands, the log keeps what it missed
+                log.warning(
+                    "live: reading the change log failed (%s); retrying in %g s", error, RETRY_SECONDS
+                )
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            finally:
+                await _fresh_snapshot(info)
             if not page.more:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), RECHECK_SECONDS)

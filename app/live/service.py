@@ -44,6 +44,8 @@ class Live:
             else PostgresBroker(settings.database_url, self.hub)
         )
         self._sockets: dict[int, set[LiveSocket]] = defaultdict(set)
+        # subscriptions reading the change log at once (each holds a pooled connection meanwhile)
+        self.readers = asyncio.Semaphore(max(1, settings.db_pool_size // 2))
         self.slow_consumers = 0  # sockets closed because their send queue overflowed
 
     # ------------------------------------------------------------ keys and sockets
