@@ -75,7 +75,7 @@ class GraphQLApp(GraphQL[Context, None]):
         settings: Settings,
         sessions: async_sessionmaker[AsyncSession],
         outages: Outages,
-        live: Live | None = None,
+        live: Live,
     ) -> None:
         super().__init__(
             schema,
@@ -91,8 +91,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.sessions = sessions
         self.outages = outages
         self.idempotency = Idempotency(settings)
-        if live is not None:
-            self.graphql_transport_ws_handler_class = type("Socket", (LiveSocket,), {"live": live})
+        self.graphql_transport_ws_handler_class = type("Socket", (LiveSocket,), {"live": live})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -161,10 +160,9 @@ class GraphQLApp(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
         if isinstance(request, WebSocket):
             # who calls is known at connection_init; each operation gets its own (app/live/socket.py)
+            # (this context itself never reads: nothing runs as NOBODY)
             nobody = Database(self.sessions, NOBODY)
-            loaders = Loaders(
-                nobody, default_page_size=1, max_page_size=1
-            )  # never used: nothing runs as nobody
+            loaders = Loaders(nobody, default_page_size=1, max_page_size=1)
             return Context(None, self.settings, NOBODY, nobody, loaders, response=None)
         db: Database = request.scope["state"]["db"]
         principal = db.principal
