@@ -69,7 +69,9 @@ async def live_server(database_url: str, **settings: Any) -> AsyncIterator[Serve
     """The app under uvicorn (websockets-sansio, as `serve` runs it) on a free loopback port."""
     settings.setdefault("request_timeout_seconds", 120.0)
     app = create_app(Settings(database_url=database_url, **settings))
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", timeout_graceful_shutdown=30
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:

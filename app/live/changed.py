@@ -78,10 +78,12 @@ async def follow(info: Info, flt: Any, after: str | None) -> AsyncGenerator[Oppo
                 log.warning(
                     "live: reading the change log failed (%s); retrying in %g s", error, RETRY_SECONDS
                 )
+                await _fresh_snapshot(info)
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
-            finally:
-                await _fresh_snapshot(info)
+            # (not in a `finally`: a cancelled subscription's snapshot is closed, with a time
+            # limit, by the operation that ran it: app/live/socket.py)
+            await _fresh_snapshot(info)
             if not page.more:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), RECHECK_SECONDS)

@@ -232,7 +232,10 @@ class LiveSocket(BaseGraphQLTransportWSHandler[Context, None]):
                 await operation.send_operation_message({"id": operation.id, "type": "complete"})
             self.operations.pop(operation.id, None)
         finally:
-            await context.db.close()
+            # bounded: a statement cancelled mid-flight must not hold the connection's end
+            with suppress(Exception):
+                async with asyncio.timeout(CLOSE_GRACE_SECONDS):
+                    await context.db.close()
 
     async def _pre_execution_error(
         self, operation: Operation[Context, None], result: PreExecutionError
