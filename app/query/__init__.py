@@ -38,7 +38,7 @@ from app.query.pages import (
     plan_page,
     read_page,
 )
-from app.query.predicates import custom_fields, search, tags
+from app.query.predicates import custom_fields, external_ids, search, tags
 from app.query.sql import (
     SEARCH_INDEXES,
     Expr,
@@ -71,6 +71,7 @@ __all__ = [
     "constrains",
     "contains_text",
     "custom_fields",
+    "external_ids",
     "decode_cursor",
     "encode_cursor",
     "ends_with_text",
