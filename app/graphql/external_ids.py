@@ -9,9 +9,13 @@ from app.graphql.common import StringFilter
 from app.graphql.registry import entity
 
 
-@strawberry.type(description='A record\'s id in another system, e.g. {source: "apideck", externalId: "12345"}.')
+@strawberry.type(
+    description='A record\'s id in another system, e.g. {source: "apideck", externalId: "12345"}.'
+)
 class ExternalId:
-    source: str = strawberry.field(description="The system the id belongs to (an import format, or any name).")
+    source: str = strawberry.field(
+        description="The system the id belongs to (an import format, or any name)."
+    )
     external_id: str = strawberry.field(description="The record's id in that system.")
 
     @classmethod
