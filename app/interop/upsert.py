@@ -179,7 +179,7 @@ async def _replace_items(
         for i, line in enumerate(lines)
     ]
     problems.raise_if_any()
-    I = m.OpportunityItem
-    for row in await fetch_all(session, I, I.opportunity_id == pk, I.position):
+    line = m.OpportunityItem
+    for row in await fetch_all(session, line, line.opportunity_id == pk, line.position):
         await items.remove(session, item_id=row["id"])
     await items.add_many(session, pk, checked)
