@@ -1,4 +1,4 @@
-"""The `opportunity-gateway` command: serve, migrate, seed, API keys, export-schema."""
+"""The `opportunity-gateway` command: serve, migrate, seed, API keys, import, export, export-schema."""
 
 from __future__ import annotations
 
@@ -53,6 +53,20 @@ def _parser() -> argparse.ArgumentParser:
     revoke = sub.add_parser("revoke-api-key", help="revoke an API key at once")
     revoke.add_argument("prefix", help="the key's visible prefix (og_<prefix>_…), as list-api-keys shows it")
 
+    formats = ("oro", "apideck", "overplane", "onlyoffice", "nexudus")
+    imp = sub.add_parser("import", help="upsert deals from one system's JSON list (by format and record id)")
+    imp.add_argument("--format", required=True, choices=formats)
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--organization", default=DEMO_ORGANIZATION)
+    imp.add_argument("--dry-run", action="store_true", help="validate everything, write nothing, same report")
+    imp.add_argument("--no-progress", action="store_true")
+    exp = sub.add_parser("export", help="write deals as one system's JSON list")
+    exp.add_argument("--format", required=True, choices=formats)
+    exp.add_argument("--organization", default=DEMO_ORGANIZATION)
+    exp.add_argument("--filter", default=None, help="an OpportunityFilter as JSON")
+    exp.add_argument("--output", default=None, help="a file (default: standard output)")
+    exp.add_argument("--no-progress", action="store_true")
+
     export = sub.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("path", nargs="?", default="schema.graphql")
     return p
@@ -68,6 +82,8 @@ def main(argv: list[str] | None = None) -> None:
         "list-api-keys": _list_api_keys,
         "revoke-api-key": _revoke_api_key,
         "export-schema": _export_schema,
+        "import": _import,
+        "export": _export,
     }[args.command]
     handler(args)
 
@@ -220,6 +236,31 @@ async def _revoke(url: str, prefix: str) -> bool:
             return row is not None and await revoke_api_key(session, row.id) is not None
     finally:
         await engine.dispose()
+
+
+def _import(args: argparse.Namespace) -> None:
+    from app.interop.cli import run_import
+    from app.migrate import upgrade
+
+    url = _settings().database_url
+    upgrade(url)
+    progress = not args.no_progress
+    code = asyncio.run(
+        run_import(url, args.format, args.file, args.organization, dry_run=args.dry_run, progress=progress)
+    )
+    sys.exit(code)
+
+
+def _export(args: argparse.Namespace) -> None:
+    from app.interop.cli import run_export
+
+    url = _settings().database_url
+    progress = not args.no_progress and args.output is not None
+    sys.exit(
+        asyncio.run(
+            run_export(url, args.format, args.organization, args.filter, args.output, progress=progress)
+        )
+    )
 
 
 def _export_schema(args: argparse.Namespace) -> None:

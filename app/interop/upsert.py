@@ -16,14 +16,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import models as m
+from app import models
 from app.crud import custom_fields, items, links
 from app.crud import opportunities as deals
 from app.crud.base import Retry, fetch_all
+from app.crud.fields import NOT_NULL
 from app.errors import ErrorCode
 from app.ids import to_global_id
 from app.interop import keys
 from app.validation import Invalid, Problems
+
+m: Any = models  # the tables' columns, untyped: SQLModel types them as their values
 
 # The list parts an import also sets (the GraphQL input has none of them: None = untouched).
 LIST_PARTS = ("tags", "contact_ids", "lost_reason_ids", "access_user_ids", "custom_fields", "items")
@@ -95,7 +98,9 @@ async def upsert(
 
 def _new(deal: UpsertDeal) -> deals.NewDeal:
     return deals.NewDeal(
-        fields={k: v for k, v in deal.given.items() if not (v is None and k != "title")},
+        # null is "not given" on create, but for the columns that cannot be null (their default
+        # applies); an explicit null elsewhere stays null (a probability not taken from the stage)
+        fields={k: v for k, v in deal.given.items() if not (v is None and k in NOT_NULL and k != "title")},
         contact_ids=list(deal.contact_ids or []),
         access_user_ids=list(deal.access_user_ids or []),
         tags=list(deal.tags or []),
