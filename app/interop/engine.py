@@ -145,7 +145,9 @@ async def _import_batch(
             outcomes[index] = Outcome(index, _raw_id(raw), "refused", [_problem("", f"unreadable: {exc}")])
             continue
         if rec.get("custom_fields"):  # a set of values: compared and exported by label
-            rec["custom_fields"].sort(key=lambda c: (c["definition"].get("name") or "", c["definition"].get("id") or ""))
+            rec["custom_fields"].sort(
+                key=lambda c: (c["definition"].get("name") or "", c["definition"].get("id") or "")
+            )
         if not rec.get("id"):
             outcomes[index] = Outcome(
                 index, None, "refused", [_problem("id", "the record has no id", "REQUIRED")]
@@ -224,7 +226,9 @@ def _same(fmt: Format, before: Record, rec: Record) -> bool:
     item, side = fmt.write(before)
     again = fmt.read(item, {fmt.side_index(r): r for r in side} if fmt.side_key else {})
     if again.get("custom_fields"):
-        again["custom_fields"].sort(key=lambda c: (c["definition"].get("name") or "", c["definition"].get("id") or ""))
+        again["custom_fields"].sort(
+            key=lambda c: (c["definition"].get("name") or "", c["definition"].get("id") or "")
+        )
     return bool(_comparable(again) == _comparable(rec))
 
 

@@ -44,8 +44,13 @@ ADDRESS = ("street", "city", "state", "postal_code", "country")
 
 
 def _key(kind: str, r: Ref, pipeline: int | None = None) -> tuple[Any, ...]:
+    """What a name match compares: a stage's name in its pipeline, a contact's name and email."""
     name = (r.get("name") or "").strip().lower()
-    return (kind, name, pipeline) if kind == "Stage" else (kind, name)
+    if kind == "Stage":
+        return (kind, name, pipeline)
+    if kind == "Contact":  # without an email, any contact of that name
+        return (kind, name, (r.get("email") or "").strip().lower() or "*")
+    return (kind, name)
 
 
 class Resolver:
@@ -137,13 +142,19 @@ class Resolver:
         names = sorted({r["name"] for r in todo})
         for at in range(0, len(names), keys.CHUNK):
             chunk = names[at : at + keys.CHUNK]
-            extra = [model.pipeline_id] if kind == "Stage" else []
+            extra = [model.pipeline_id] if kind == "Stage" else [model.email] if kind == "Contact" else []
             stmt = select(model.id, column, *extra).where(column.in_(chunk)).order_by(model.id.desc())
             for row in await self.session.execute(stmt):
                 # the oldest of equal names wins (ordered newest first, so it is written last)
-                self.by_name[(kind, row[1].strip().lower(), *([row[2]] if kind == "Stage" else []))] = row[0]
+                name = row[1].strip().lower()
                 if kind == "Stage":
-                    self.by_name.setdefault((kind, row[1].strip().lower(), None), row[0])
+                    self.by_name[(kind, name, row[2])] = row[0]
+                    self.by_name[(kind, name, None)] = row[0]  # a stage named without its pipeline
+                elif kind == "Contact":
+                    self.by_name[(kind, name, (row[2] or "").strip().lower() or "*")] = row[0]
+                    self.by_name[(kind, name, "*")] = row[0]
+                else:
+                    self.by_name[(kind, name)] = row[0]
         if kind == "User":  # a user is matched by email, else by display name
             rest = sorted({r["display_name"] for r in refs if r.get("display_name")})
             for at in range(0, len(rest), keys.CHUNK):

@@ -184,6 +184,8 @@ async def records(session: AsyncSession, source: str, ids: Sequence[int]) -> dic
     for deal, item in links["items"]:
         out[deal]["items"].append(item)
     for rec in out.values():
+        # a set: in a stable order every organization agrees on (user ids are each one's own)
+        rec["access_list"].sort(key=lambda r: r["id"])
         # by label, not position: positions are each organization's own
         rec["custom_fields"].sort(key=lambda c: (c["definition"]["name"], c["definition"]["id"]))
         rec["items_total"] = sum((i["amount"] for i in rec["items"]), start=type(rec["amount"] or 0)(0))
