@@ -30,7 +30,7 @@ from app.db import Database, make_sessionmaker
 from app.enums import BidType, LeadSource, Priority
 from app.interop import keys, snapshot
 from app.interop.formats import Format
-from app.interop.records import LINKS, LIST_LINKS, Record, Ref
+from app.interop.records import LINKS, LIST_LINKS, BadValue, Record, Ref
 from app.interop.resolve import Resolver
 from app.interop.stream import ListWriter, items
 from app.interop.upsert import UpsertDeal, upsert
@@ -141,8 +141,13 @@ async def _import_batch(
     for index, raw in chunk:
         try:
             rec = fmt.read(raw, side)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            outcomes[index] = Outcome(index, _raw_id(raw), "refused", [_problem("", f"unreadable: {exc}")])
+        except BadValue as exc:
+            outcomes[index] = Outcome(
+                index, _raw_id(raw), "refused", [_problem(exc.prop, str(exc), "INVALID", _plain(exc.value))]
+            )
+            continue
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:  # not the shape of a record at all
+            outcomes[index] = Outcome(index, _raw_id(raw), "refused", [_problem("", f"unreadable: {exc!r}")])
             continue
         if rec.get("custom_fields"):  # a set of values: compared and exported by label
             rec["custom_fields"].sort(

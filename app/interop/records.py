@@ -49,6 +49,14 @@ LIST_LINKS: dict[str, str] = {"contacts": "Contact", "lost_reasons": "CloseReaso
 BOOKKEEPING = ("created_at", "updated_at", "created_by", "updated_by", "stage_changed_at", "version")
 
 
+class BadValue(ValueError):
+    """A value of a file the gateway cannot read, at its property."""
+
+    def __init__(self, prop: str, message: str, value: Any = None) -> None:
+        super().__init__(message)
+        self.prop, self.value = prop, value
+
+
 def ref(id_: Any = None, name: Any = None, **attrs: Any) -> Ref | None:
     """A reference, or None when it names nothing."""
     if id_ in (None, "") and name in (None, ""):
@@ -69,16 +77,19 @@ def ref_name(r: Ref | None) -> str | None:
     return None if r is None else r.get("name")
 
 
-def decimal(value: Any) -> Decimal | None:
+def decimal(value: Any, prop: str = "") -> Decimal | None:
     """A number from a file: JSON numbers arrive as Decimal (ijson) or int; strings are parsed."""
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise ValueError(f"not a number: {value!r}")
+        raise BadValue(prop, f"not a number: {value!r}", value)
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except InvalidOperation as exc:
-        raise ValueError(f"not a number: {value!r}") from exc
+        raise BadValue(prop, f"not a number: {value!r}", value) from exc
+    if not number.is_finite():
+        raise BadValue(prop, f"not a finite number: {value!r}", value)
+    return number
 
 
 def money_text(value: Decimal | None) -> str | None:
@@ -88,32 +99,34 @@ def money_text(value: Decimal | None) -> str | None:
     return format(value.normalize(), "f")
 
 
-def integer(value: Any) -> int | None:
-    number = decimal(value)
+def integer(value: Any, prop: str = "") -> int | None:
+    number = decimal(value, prop)
     if number is None:
         return None
     if number != number.to_integral_value():
-        raise ValueError(f"not a whole number: {value!r}")
+        raise BadValue(prop, f"not a whole number: {value!r}", value)
     return int(number)
 
 
-def day(value: Any) -> date | None:
+def day(value: Any, prop: str = "") -> date | None:
     """An ISO date, or the date part of an ISO timestamp."""
     if value in (None, ""):
         return None
-    return date.fromisoformat(str(value)[:10])
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError as exc:
+        raise BadValue(prop, f"not an ISO date: {value!r}", value) from exc
 
 
-def moment(value: Any) -> datetime | None:
+def moment(value: Any, prop: str = "") -> datetime | None:
     """An ISO 8601 timestamp (a bare date is midnight UTC); naive ones are UTC."""
     if value in (None, ""):
         return None
     text = str(value).replace("Z", "+00:00")
-    parsed = (
-        datetime.fromisoformat(text)
-        if "T" in text or " " in text
-        else datetime.fromisoformat(text + "T00:00:00")
-    )
+    try:
+        parsed = datetime.fromisoformat(text if "T" in text or " " in text else text + "T00:00:00")
+    except ValueError as exc:
+        raise BadValue(prop, f"not an ISO 8601 time: {value!r}", value) from exc
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 

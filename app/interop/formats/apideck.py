@@ -43,13 +43,15 @@ class Apideck:
             "title": item.get("title"),
             "description": item.get("description"),
             "type": ref(None, item.get("type")),
-            "amount": decimal(item.get("monetaryAmount")),
+            "amount": decimal(item.get("monetaryAmount"), "monetaryAmount"),
             "currency": item.get("currency"),
-            "probability": integer(item.get("winProbability")),
-            "expected_revenue": decimal(item.get("expectedRevenue")),
+            "probability": integer(item.get("winProbability"), "winProbability"),
+            "expected_revenue": decimal(item.get("expectedRevenue"), "expectedRevenue"),
             "close_reason": reason,
             "stage": stage,
-            "lead": ref(item.get("leadId"), None, created_at=moment(item.get("dateLeadCreated"))),
+            "lead": ref(
+                item.get("leadId"), None, created_at=moment(item.get("dateLeadCreated"), "dateLeadCreated")
+            ),
             "lead_source": upper(item.get("leadSource")),
             "contact": ref(item.get("primaryContactId") or item.get("contactId")),
             "contacts": [r for r in (ref(c) for c in item.get("contactIds") or []) if r is not None],
@@ -57,7 +59,7 @@ class Apideck:
             "owner": ref(item.get("ownerId")),
             "priority": upper(item.get("priority")),
             "tags": [str(t) for t in item.get("tags") or []],
-            "interaction_count": integer(item.get("interactionCount")) or 0,
+            "interaction_count": integer(item.get("interactionCount"), "interactionCount") or 0,
             "custom_fields": [
                 {
                     "definition": ref(c.get("id"), c.get("name")),
@@ -65,11 +67,11 @@ class Apideck:
                 }
                 for c in item.get("customFields") or []
             ],
-            "last_activity_at": moment(item.get("lastActivityAt")),
-            "last_contacted_at": moment(item.get("dateLastContacted")),
+            "last_activity_at": moment(item.get("lastActivityAt"), "lastActivityAt"),
+            "last_contacted_at": moment(item.get("dateLastContacted"), "dateLastContacted"),
         }
         if status != "OPEN":
-            rec["closed_at"] = moment(item.get("closeDate"))
+            rec["closed_at"] = moment(item.get("closeDate"), "closeDate")
         return rec
 
     def write(self, rec: Record) -> tuple[dict[str, Any], list[dict[str, Any]]]:

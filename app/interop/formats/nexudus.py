@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.interop.records import (
+    BadValue,
     Record,
     day,
     decimal,
@@ -63,7 +64,7 @@ class Nexudus:
     def read(self, item: Mapping[str, Any], side: Mapping[tuple[str, str], Any]) -> Record:
         raw_status = item.get("Status") or "InProgress"
         if raw_status not in STATUS_BACK:
-            raise ValueError(f"Status {raw_status!r} is not one of {', '.join(STATUS_BACK)}")
+            raise BadValue("Status", f"{raw_status!r} is not one of {', '.join(STATUS_BACK)}", raw_status)
         status = STATUS_BACK[raw_status]
         column = item.get("CrmBoardColumn") or None
         stage, currency = None, None
@@ -77,10 +78,10 @@ class Nexudus:
         first = (notes or "").strip().splitlines()[0].strip() if (notes or "").strip() else ""
         source = item.get("LeadSource")
         if source is not None and source not in SOURCES:
-            raise ValueError(f"LeadSource {source!r} is not one of {', '.join(SOURCES)}")
+            raise BadValue("LeadSource", f"{source!r} is not one of {', '.join(SOURCES)}", source)
         loss = item.get("LossReason")
         if loss is not None and loss not in LOSS_REASONS:
-            raise ValueError(f"LossReason {loss!r} is not one of {', '.join(LOSS_REASONS)}")
+            raise BadValue("LossReason", f"{loss!r} is not one of {', '.join(LOSS_REASONS)}", loss)
         responsible = item.get("Responsible") or None
         rec: Record = {
             "id": None if item.get("Id") is None else str(item["Id"]),
@@ -97,11 +98,11 @@ class Nexudus:
             ),
             "referrer": self._person_ref(item.get("Referrer")),
             "agent": self._person_ref(item.get("Agent")),
-            "expected_close_date": day(item.get("DueDate")),
-            "amount": decimal(item.get("Value")),
+            "expected_close_date": day(item.get("DueDate"), "DueDate"),
+            "amount": decimal(item.get("Value"), "Value"),
             "lead_source": upper(source),
             "close_reason": ref(None, loss, kind="LOST") if status == "LOST" and loss else None,
-            "position": integer(item.get("Position")),
+            "position": integer(item.get("Position"), "Position"),
         }
         if currency is not None:
             rec["currency"] = currency

@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.interop.records import Record, day, decimal, integer, iso, moment, ref
+from app.interop.records import BadValue, Record, day, decimal, integer, iso, moment, ref
 
 BID_TYPES = ["FIXED", "PER_HOUR", "PER_DAY", "PER_WEEK", "PER_MONTH", "PER_YEAR"]  # 0 FixedBid … 5 PerYear
 STAGE_TYPES = ["OPEN", "WON", "LOST"]  # 0 Open, 1 ClosedAndWon, 2 ClosedAndLost
 FIELD_TYPES = ["TEXT_FIELD", "TEXT_AREA", "SELECT_BOX", "CHECK_BOX", "HEADING", "DATE"]
 
 
-def _enum(values: list[str], number: Any, default: str) -> str:
-    n = integer(number)
+def _enum(values: list[str], number: Any, default: str, prop: str) -> str:
+    n = integer(number, prop)
     if n is None:
         return default
     if not 0 <= n < len(values):
-        raise ValueError(f"{number!r} is not one of 0–{len(values) - 1}")
+        raise BadValue(prop, f"{number!r} is not one of 0–{len(values) - 1}", number)
     return values[n]
 
 
@@ -83,8 +83,8 @@ class OnlyOffice:
                 s.get("Title"),
                 description=s.get("Description"),
                 color=s.get("Color"),
-                probability=integer(s.get("SuccessProbability")),
-                type=_enum(STAGE_TYPES, s.get("StageType"), "OPEN"),
+                probability=integer(s.get("SuccessProbability"), "SuccessProbability"),
+                type=_enum(STAGE_TYPES, s.get("StageType"), "OPEN", "Stage.StageType"),
             )
         currency = (item.get("BidCurrency") or {}).get("Abbreviation")
         rec: Record = {
@@ -92,13 +92,13 @@ class OnlyOffice:
             "title": item.get("Title"),
             "description": item.get("Description"),
             "owner": _user_ref(item.get("Responsible")),
-            "bid_type": _enum(BID_TYPES, item.get("BidType"), "FIXED"),
-            "amount": decimal(item.get("BidValue")),
+            "bid_type": _enum(BID_TYPES, item.get("BidType"), "FIXED", "BidType"),
+            "amount": decimal(item.get("BidValue"), "BidValue"),
             "currency": currency,
-            "per_period_value": integer(item.get("PerPeriodValue")),
+            "per_period_value": integer(item.get("PerPeriodValue"), "PerPeriodValue"),
             "stage": stage,
-            "probability": integer(item.get("SuccessProbability")),
-            "expected_close_date": day(item.get("ExpectedCloseDate")),
+            "probability": integer(item.get("SuccessProbability"), "SuccessProbability"),
+            "expected_close_date": day(item.get("ExpectedCloseDate"), "ExpectedCloseDate"),
             "is_private": bool(item.get("IsPrivate")),
             "access_list": [r for r in (_user_ref(u) for u in item.get("AccessList") or []) if r is not None],
             "custom_fields": [
@@ -106,7 +106,9 @@ class OnlyOffice:
                     "definition": ref(
                         f.get("ID"),
                         f.get("Label"),
-                        field_type=_enum(FIELD_TYPES, f.get("FieldType"), "TEXT_FIELD"),
+                        field_type=_enum(
+                            FIELD_TYPES, f.get("FieldType"), "TEXT_FIELD", "CustomFields.FieldType"
+                        ),
                         mask=f.get("Mask") or None,
                     ),
                     "value": f.get("FieldValue"),
@@ -117,7 +119,7 @@ class OnlyOffice:
             "contacts": [r for r in (_contact_ref(c) for c in item.get("Members") or []) if r is not None],
         }
         if stage is not None and stage.get("type") != "OPEN":
-            rec["closed_at"] = moment(item.get("ActualCloseDate"))
+            rec["closed_at"] = moment(item.get("ActualCloseDate"), "ActualCloseDate")
         return rec
 
     def write(self, rec: Record) -> tuple[dict[str, Any], list[dict[str, Any]]]:

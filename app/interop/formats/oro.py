@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.interop.records import Record, ref
+from app.interop.records import BadValue, Record, ref
 
 # relationship → (JSON:API type, canonical field)
 RELATIONSHIPS = {
@@ -61,7 +61,7 @@ class Oro:
 
     def read(self, item: Mapping[str, Any], side: Mapping[tuple[str, str], Any]) -> Record:
         if item.get("type") not in (None, "opportunities"):
-            raise ValueError(f"type {item.get('type')!r} is not opportunities")
+            raise BadValue("type", f"{item.get('type')!r} is not opportunities", item.get("type"))
         rels = item.get("relationships") or {}
         linked: dict[str, tuple[str, str, Mapping[str, Any]]] = {}
         for rel, (kind, _) in RELATIONSHIPS.items():

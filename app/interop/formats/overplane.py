@@ -35,8 +35,8 @@ class Overplane:
         customer = ref(
             None,
             item.get("party_name") or item.get("customer_name"),
-            annual_revenue=decimal(item.get("annual_revenue")),
-            number_of_employees=integer(item.get("no_of_employees")),
+            annual_revenue=decimal(item.get("annual_revenue"), "annual_revenue"),
+            number_of_employees=integer(item.get("no_of_employees"), "no_of_employees"),
             **{k: item.get(k) for k in CUSTOMER},
         )
         contact = ref(
@@ -55,13 +55,13 @@ class Overplane:
             "customer": customer,
             "type": ref(None, item.get("opportunity_type")),
             "close_reason": ref(None, lost, kind="LOST") if status == "LOST" else None,
-            "expected_close_date": day(item.get("expected_closing")),
+            "expected_close_date": day(item.get("expected_closing"), "expected_closing"),
             "currency": item.get("currency"),
-            "amount": decimal(item.get("opportunity_amount")),
+            "amount": decimal(item.get("opportunity_amount"), "opportunity_amount"),
             "stage": ref(None, item.get("sales_stage"), type=status),
-            "probability": integer(item.get("probability")),
+            "probability": integer(item.get("probability"), "probability"),
             "contact": contact,
-            "conversion_rate": decimal(item.get("conversion_rate")),
+            "conversion_rate": decimal(item.get("conversion_rate"), "conversion_rate"),
             "owner": ref(None, item.get("opportunity_owner")),
             "utm_source": item.get("utm_source"),
             "utm_medium": item.get("utm_medium"),
@@ -69,13 +69,15 @@ class Overplane:
             "utm_content": item.get("utm_content"),
             "items": [
                 self._item(i)
-                for i in sorted(item.get("items") or [], key=lambda i: integer(i.get("idx")) or 0)
+                for i in sorted(item.get("items") or [], key=lambda i: integer(i.get("idx"), "idx") or 0)
             ],
             "lost_reasons": [
                 r
                 for r in (
                     ref(None, d.get("lost_reason"), kind="LOST")
-                    for d in sorted(item.get("lost_reasons") or [], key=lambda d: integer(d.get("idx")) or 0)
+                    for d in sorted(
+                        item.get("lost_reasons") or [], key=lambda d: integer(d.get("idx"), "idx") or 0
+                    )
                 )
                 if r is not None
             ],
@@ -85,9 +87,9 @@ class Overplane:
     @staticmethod
     def _item(i: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {k: i.get(v) for k, v in ITEM_TEXT.items()}
-        out["quantity"] = decimal(i.get("qty"))
-        out["rate"] = decimal(i.get("rate"))
-        out["base_rate"] = decimal(i.get("base_rate"))
+        out["quantity"] = decimal(i.get("qty"), "qty")
+        out["rate"] = decimal(i.get("rate"), "rate")
+        out["base_rate"] = decimal(i.get("base_rate"), "base_rate")
         return {k: v for k, v in out.items() if v is not None or k in ("base_rate",)}
 
     def write(self, rec: Record) -> tuple[dict[str, Any], list[dict[str, Any]]]:
