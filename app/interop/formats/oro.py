@@ -39,7 +39,8 @@ def _attributes(kind: str, r: Mapping[str, Any]) -> dict[str, Any]:
 
 def _ref(kind: str, rid: str, attrs: Mapping[str, Any], stage_type: str) -> dict[str, Any] | None:
     if kind == "contacts":
-        return ref(rid, attrs.get("name"), first_name=attrs.get("firstName"), last_name=attrs.get("lastName"),
+        full = " ".join(p for p in (attrs.get("firstName"), attrs.get("lastName")) if p)
+        return ref(rid, attrs.get("name") or full, first_name=attrs.get("firstName"), last_name=attrs.get("lastName"),
                    email=attrs.get("primaryEmail"))  # fmt: skip
     if kind == "users":
         return ref(rid, attrs.get("email"), display_name=attrs.get("fullName"))
