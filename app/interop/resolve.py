@@ -163,12 +163,23 @@ class Resolver:
                 )
                 for row in await self.session.execute(stmt.order_by(model.id.desc())):
                     self.by_name[("User:display", row[1].strip().lower())] = row[0]
+        matches: list[tuple[Ref, int]] = []
         for r in refs:
             pk = self.by_name.get(_key(kind, r, r.get("_pipeline_pk"))) if r.get("name") else None
             if pk is None and kind == "User" and r.get("display_name"):
                 pk = self.by_name.get(("User:display", r["display_name"].strip().lower()))
             if pk is not None:
-                r["_pk"] = pk
+                matches.append((r, pk))
+        # a record with an id of this source is not another id's record of the same name: two
+        # people called Noah Wang in the file are two contacts
+        taken = await keys.of_rows(self.session, kind, self.source, {pk for _, pk in matches})
+        taken.update({pk: ext for (k, ext), pk in self.by_id.items() if k == kind})
+        for r, pk in matches:
+            if r.get("id") and taken.get(pk, r["id"]) != r["id"]:
+                continue
+            r["_pk"] = pk
+            if r.get("id"):
+                taken[pk] = r["id"]
 
     async def _create(self, kind: str, r: Ref) -> None:
         given = self._given(kind, r)
