@@ -55,6 +55,7 @@ def compile_filter(text: str | None) -> Any:
     if not text:
         return None
     from graphql import GraphQLError, coerce_input_value
+    from graphql.utilities.validate_input_value import validate_input_value
     from strawberry.types.arguments import convert_argument
 
     from app import query
@@ -62,12 +63,20 @@ def compile_filter(text: str | None) -> Any:
     from app.graphql.schema import build_schema
 
     schema = build_schema()
+    problems: list[str] = []
+
+    def refuse(error: GraphQLError, path: Any) -> None:
+        problems.append(error.message)
+
     try:
         raw = json.loads(text)
-        gql_type = schema._schema.get_type("OpportunityFilter")
-        coerced = coerce_input_value(raw, gql_type)  # type: ignore[arg-type]
-    except (ValueError, GraphQLError) as exc:
-        raise SystemExit(f"--filter: {exc}") from exc
+    except ValueError as exc:
+        raise SystemExit(f"--filter is not JSON: {exc}") from exc
+    gql_type = schema._schema.get_type("OpportunityFilter")
+    validate_input_value(raw, gql_type, refuse)  # type: ignore[arg-type]
+    if problems:
+        raise SystemExit("--filter: " + "; ".join(problems))
+    coerced = coerce_input_value(raw, gql_type)  # type: ignore[arg-type]
     flt = convert_argument(coerced, OpportunityFilter, schema.schema_converter.scalar_registry, schema.config)
     return query.compile_filter(flt)
 

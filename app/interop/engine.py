@@ -234,7 +234,8 @@ def _same(fmt: Format, before: Record, rec: Record) -> bool:
         again["custom_fields"].sort(
             key=lambda c: (c["definition"].get("name") or "", c["definition"].get("id") or "")
         )
-    return bool(_comparable(again) == _comparable(rec))
+    # what the file says, and only that: a field it leaves out is not a change
+    return all(_comparable(again.get(k)) == _comparable(v) for k, v in rec.items())
 
 
 def _refs(recs: Iterable[Record]) -> dict[str, list[Ref]]:

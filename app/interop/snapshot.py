@@ -119,7 +119,7 @@ class Related:
                 r["name"] = values["label" if kind == "CustomFieldDefinition" else ATTRS[kind][0]]
                 r.update({a: values[a] for a in ATTRS[kind][1:] if values[a] is not None})
                 if kind == "User":
-                    r["name"] = values["email"]
+                    r["name"] = r["email"] = values["email"]
                 if kind == "Stage":
                     r["_pipeline_id"] = values["pipeline_id"]
                     self.wanted["Pipeline"].add(values["pipeline_id"])

@@ -102,8 +102,9 @@ class Nexudus:
             "amount": decimal(item.get("Value"), "Value"),
             "lead_source": upper(source),
             "close_reason": ref(None, loss, kind="LOST") if status == "LOST" and loss else None,
-            "position": integer(item.get("Position"), "Position"),
         }
+        if item.get("Position") is not None:  # else the deal goes last in its column
+            rec["position"] = integer(item.get("Position"), "Position")
         if currency is not None:
             rec["currency"] = currency
         if status != "OPEN":
@@ -122,11 +123,12 @@ class Nexudus:
         status, stage = rec["status"], rec.get("stage")
         title, description = rec["title"], rec.get("description")
         lines = (description or "").strip().splitlines()
-        notes = (
-            description
-            if lines and lines[0].strip() == title
-            else "\n".join(p for p in (title, description) if p)
-        )
+        if lines and lines[0].strip() == title:
+            notes = description
+        elif description is None and title == f"Nexudus opportunity {rec['id']}":
+            notes = None  # the title an import gives a record without notes
+        else:
+            notes = "\n".join(p for p in (title, description) if p)
         pipeline = rec.get("pipeline")
         owner = rec.get("owner")
         item = {
