@@ -5,7 +5,7 @@ race-safe: of two transactions claiming the same new key, one INSERT wins and th
 other's ON CONFLICT DO NOTHING finds the winner's row.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-01 15:00:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import app.sqltypes
 
 revision: str = "0006"
-down_revision: str | Sequence[str] | None = "0003"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
