@@ -22,7 +22,7 @@ lost its claim (taken over after its lease) cannot record, and its mutation roll
 instead of writing twice. A claim whose request died is taken over after its lease
 (2 × OG_REQUEST_TIMEOUT) if nothing of it committed, and answered from the row if something did.
 
-What is stored (docs/operations.md, "Idempotency keys"): every answer in which a mutation
+What is stored (docs/reliability.md, "Idempotency keys"): every answer in which a mutation
 ran to its outcome, committed or refused with `errors: [UserError]` (a final answer: the
 same request would be refused the same way, and API.md says the FIRST answer is stored).
 Not stored, so a retry runs again: an answer with top-level errors and no committed write

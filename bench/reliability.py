@@ -44,8 +44,8 @@ READ = """query ($after: String) { opportunities(first: 20, after: $after) {
 ONE = "query ($id: ID!) { opportunity(id: $id) { id title version items { itemName amount } tags } }"
 UPDATE = """mutation ($id: ID!, $title: String!) {
   updateOpportunity(id: $id, input: {title: $title}) { opportunity { id title version } errors { code } } }"""
-CREATE = """mutation ($title: String!) {
-  createOpportunity(input: {title: $title, amount: "100.00", currency: "EUR", tags: ["bench"]}) {
+CREATE = """mutation ($title: String!, $stage: ID) {
+  createOpportunity(input: {title: $title, stageId: $stage, amount: "100.00", currency: "EUR", tags: ["bench"]}) {
     opportunity { id title } errors { code } } }"""
 
 
@@ -101,12 +101,17 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+STAGES: list[int] = []  # the open board columns of the key's organization (deal_ids fills it)
+
+
 async def deal_ids(limit: int) -> list[int]:
     conn = await asyncpg.connect(pg_dsn())
     try:
         org = await conn.fetchval(
             "SELECT organization_id FROM api_key WHERE revoked_at IS NULL ORDER BY id DESC LIMIT 1"
         )
+        stages = await conn.fetch("SELECT id FROM stage WHERE organization_id = $1 AND type = 'OPEN'", org)
+        STAGES[:] = [r["id"] for r in stages]
         rows = await conn.fetch(
             "SELECT id FROM opportunity WHERE organization_id = $1 AND NOT is_private ORDER BY id LIMIT $2",
             org,
@@ -171,7 +176,10 @@ async def mixed(client: httpx.AsyncClient, ids: list[int], rng: random.Random, t
             {"query": UPDATE, "variables": {"id": gid, "title": f"Load {tag} {rng.random()}"}},
         )
     else:
-        kind, body = "create", {"query": CREATE, "variables": {"title": f"Load {tag} {rng.random()}"}}
+        # into a random open column: every create takes its column's lock (dense positions)
+        stage = to_global_id("Stage", rng.choice(STAGES)) if STAGES else None
+        variables = {"title": f"Load {tag} {rng.random()}", "stage": stage}
+        kind, body = "create", {"query": CREATE, "variables": variables}
     return kind, outcome(await client.post("/graphql", json=body))
 
 
@@ -230,7 +238,8 @@ async def soak(key: str, requests: int, concurrency: int) -> None:
         counter = itertools.count(1)
         checkpoints = {1_000, 2_000, 5_000, 10_000, 15_000, 20_000, requests}
         print(f"RSS at start: {rss_mb(pid):.0f} MB")
-        print("| requests | RSS MB |\n| --- | --- |")
+        print("| requests | RSS MB | elapsed |\n| --- | --- | --- |")
+        t0 = time.monotonic()
 
         async def client_loop(n: int) -> None:
             nonlocal done, errors
@@ -241,8 +250,8 @@ async def soak(key: str, requests: int, concurrency: int) -> None:
                     _, result = await mixed(c, ids, rng, f"soak {n}")
                     errors += result != "ok"
                     done += 1
-                    if done in checkpoints:
-                        print(f"| {done} | {rss_mb(pid):.0f} |", flush=True)
+                    if done in checkpoints or done % 2500 == 0:
+                        print(f"| {done} | {rss_mb(pid):.0f} | {time.monotonic() - t0:.0f} s |", flush=True)
 
         await asyncio.gather(*(client_loop(n) for n in range(concurrency)))
         print(f"errors: {errors}")
@@ -357,7 +366,7 @@ def main() -> None:
     if args.run == "load":
         asyncio.run(load(args.key, args.seconds, args.concurrency, args.workers))
     elif args.run == "soak":
-        asyncio.run(soak(args.key, args.requests, 8))
+        asyncio.run(soak(args.key, args.requests, args.concurrency))
     elif args.run == "outage":
         asyncio.run(outage(args.key, before=5, down=10, after=10))
     else:
