@@ -10,6 +10,8 @@
    Afterwards the database is read: an answered write must be committed, an error-answered one
    not. Then every error-answered create is retried with its key until it is answered, and each
    title must exist exactly once.
+3. **/healthz beside an exhausted pool.** A table locked for 8 s under 60 concurrent updates (more
+   than the pool holds): every probe must answer within 1 s, every update must end uncommitted.
 """
 
 from __future__ import annotations
@@ -170,6 +172,54 @@ async def terminate_run(key: str, seconds: float) -> None:
     print("  " + log_summary(Path("/tmp/idem-reliability-terminate.log")))
 
 
+async def health_under_lock(key: str, hold: float, writers: int) -> None:
+    """/healthz while a locked table holds every pooled connection (and more requests wait for one)."""
+    server = Server(1, Path("/tmp/idem-reliability-health.log"))
+    try:
+        await server.ready()
+        ids = (await deal_ids(6000))[:writers]
+        holder = await asyncpg.connect(pg_dsn())
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("LOCK TABLE opportunity IN ACCESS EXCLUSIVE MODE")
+        sent = {i: f"Health {uuid.uuid4().hex[:8]}" for i in ids}
+        probes: list[tuple[float, int]] = []
+        headers = {"Authorization": f"Bearer {key}"}
+        async with (
+            httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60) as client,
+            httpx.AsyncClient(base_url=server.url, timeout=60) as prober,
+        ):
+
+            async def update(i: int) -> tuple[int, str]:
+                variables = {"id": to_global_id("Opportunity", i), "title": sent[i]}
+                return i, outcome(
+                    await client.post("/graphql", json={"query": UPDATE, "variables": variables})
+                )
+
+            async def probe() -> None:
+                end = time.monotonic() + hold
+                while time.monotonic() < end:
+                    t0 = time.perf_counter()
+                    r = await prober.get("/healthz")
+                    probes.append((time.perf_counter() - t0, r.status_code))
+                    await asyncio.sleep(0.2)
+                await tx.rollback()
+
+            results, _ = await asyncio.gather(asyncio.gather(*(update(i) for i in ids)), probe())
+        await holder.close()
+        stored = await titles(ids)
+        tally = Counter(
+            f"{r}, {'committed' if stored[i] == sent[i] else 'not committed'}" for i, r in results
+        )
+        statuses = dict(Counter(status for _, status in probes))
+        print(f"table locked {hold:.0f} s under {writers} concurrent updates (pool 34 + 8 overflow):")
+        print(f"  /healthz: {len(probes)} probes {statuses}, max {max(t for t, _ in probes) * 1000:.0f} ms")
+        print(f"  updates: {dict(tally)}")
+    finally:
+        server.stop()
+    print("  " + log_summary(Path("/tmp/idem-reliability-health.log")))
+
+
 async def faults(key: str) -> None:
     ids = await deal_ids(6000)
     batches = iter([ids[i : i + 15] for i in range(3000, 6000, 15)])
@@ -181,4 +231,5 @@ async def faults(key: str) -> None:
     high = {"OG_DB_LOCK_TIMEOUT": str(TIMEOUT - 0.1), "OG_DB_STATEMENT_TIMEOUT": str(TIMEOUT - 0.05)}
     for release in (TIMEOUT - 0.15, TIMEOUT - 0.1, TIMEOUT - 0.05, TIMEOUT):
         await lock_run(key, next(batches), release, high, "deadline")
+    await health_under_lock(key, hold=8, writers=60)
     await terminate_run(key, 30)
