@@ -4,8 +4,9 @@ Errors the gateway means to send (GatewayError subclasses, the limit rules, grap
 own parse, validation and input-coercion errors) keep their message and get a code.
 A database that cannot be reached is an outage: SERVICE_UNAVAILABLE, logged once per burst
 by the view (app/outages.py). A statement the database cancelled at its own time limit
-(`statement_timeout`, `lock_timeout`, set below the request's) is TIMEOUT, one warning line. Anything else is a bug: the caller gets INTERNAL_SERVER_ERROR
-and the request id, and the log gets the exception with its traceback under the same id.
+(`statement_timeout`, `lock_timeout`, set below the request's) is TIMEOUT, one warning line.
+Anything else is a bug: the caller gets INTERNAL_SERVER_ERROR and the request id, and the
+log gets the exception with its traceback under the same id.
 """
 
 from __future__ import annotations

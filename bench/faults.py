@@ -214,6 +214,7 @@ async def health_under_lock(key: str, hold: float, writers: int) -> None:
         statuses = dict(Counter(status for _, status in probes))
         print(f"table locked {hold:.0f} s under {writers} concurrent updates (pool 34 + 8 overflow):")
         print(f"  /healthz: {len(probes)} probes {statuses}, max {max(t for t, _ in probes) * 1000:.0f} ms")
+        print("  each (ms, status): " + ", ".join(f"{t * 1000:.0f} {s}" for t, s in probes))
         print(f"  updates: {dict(tally)}")
     finally:
         server.stop()
