@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.enums import BidType, OpportunityStatus, StageType
@@ -310,6 +310,19 @@ class OpportunityTag(SQLModel, table=True):
     tag: str = Field(primary_key=True, max_length=64)
     organization_id: int = org_fk()
     position: int = 1
+
+
+class PersistedQuery(SQLModel, table=True):
+    """An automatic persisted query (APQ): a document by the SHA-256 of its text (app/persisted.py).
+
+    Shared by every worker, machine and organization, like Apollo's APQ cache: the key is the
+    hash of the text, so a hit gives a caller only a document it already had, run as the caller.
+    """
+
+    __tablename__ = "persisted_query"
+    sha256: str = Field(primary_key=True, max_length=64)  # lower-case hex
+    document: str = Field(sa_type=Text)
+    created_at: datetime = stamp()
 
 
 # Tables whose rows belong to one organization; app.tenancy scopes each of them.
