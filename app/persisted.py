@@ -2,7 +2,7 @@
 
 See docs/persisted-documents.md. A request may name its document by the SHA-256 of its text,
 as `extensions.persistedQuery {version: 1, sha256Hash}` (APQ, POST or GET) or as a top-level
-`documentId: "sha256:<hex>"`. The view asks `PersistedDocuments.document` for the text to run
+`documentId: "sha256:<hex>"` (or the bare hex). The view asks `PersistedDocuments.document` for the text to run
 before the operation executes, so a persisted document goes through the same parser, validation,
 limits, roles and time limit as any other.
 
@@ -202,8 +202,10 @@ def _named(extensions: dict[str, Any] | None, document_id: Any) -> tuple[str | N
                 Code.BAD_REQUEST,
             )
     if document_id is not None:
+        # "sha256:<hex>" (GraphQL over HTTP's persisted documents); the bare hex too, as
+        # graphql-codegen's client preset puts it in each document's `__meta__.hash`
         named = document_id.removeprefix("sha256:") if isinstance(document_id, str) else None
-        if named is None or named == document_id or not _SHA256.fullmatch(named):
+        if named is None or not _SHA256.fullmatch(named):
             raise PersistedError(
                 'documentId must be "sha256:" and the document\'s SHA-256 (64 lower-case hex digits).',
                 Code.BAD_REQUEST,

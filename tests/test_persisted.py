@@ -294,8 +294,14 @@ async def test_only_trusted_documents_run(database_url: str, tenant: Tenant, man
         assert (await post(api, {"extensions": apq(other)})).json() == NOT_FOUND
         unknown = (await post(api, {"documentId": f"sha256:{sha(other)}"})).json()
         assert unknown == NOT_FOUND
-        bad = (await post(api, {"documentId": sha(VIEWER)})).json()
-        assert bad["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+        assert (await post(api, {"documentId": sha(VIEWER)})).json() == ok  # codegen's __meta__.hash
+        for bad_id in [f"md5:{sha(VIEWER)}", sha(VIEWER)[:40], 42]:
+            bad = (await post(api, {"documentId": bad_id})).json()
+            assert [e["extensions"]["code"] for e in bad["errors"]] == ["BAD_REQUEST"], bad_id
+        both = {"documentId": f"sha256:{sha(VIEWER)}", "extensions": apq(DEEP)}
+        assert (await post(api, both)).json()["errors"][0]["message"] == (
+            "documentId and extensions.persistedQuery name different documents."
+        )
         assert await stored(app.state.engine) == {}
 
 

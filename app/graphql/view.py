@@ -164,9 +164,11 @@ class GraphQLApp(GraphQL[Context, None]):
         if request.method == "GET":
             given = request.query_params.get("documentId")
             raw: Any = None if given is None else {"documentId": given}
-        else:
+        elif "application/json" in (request.content_type or ""):
             body = await request.get_body()
             raw = self.parse_json(body) if b'"documentId"' in body else None  # no second parse otherwise
+        else:
+            raw = None
         if raw is None:
             return parsed
         if isinstance(parsed, list):
