@@ -14,6 +14,7 @@ from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRul
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.schema.config import BatchingConfig, StrawberryConfig
 
+from app.changes.queries import ChangeQueries
 from app.errors import BadUserInput
 from app.graphql import registry
 from app.graphql.aggregates import AggregateQueries
@@ -85,6 +86,7 @@ ROOTS = (
     LookupQueries,
     CustomFieldQueries,
     ItemQueries,
+    ChangeQueries,
 )
 
 
