@@ -83,8 +83,8 @@ class GraphQLApp(GraphQL[Context, None]):
         self.settings = settings
         self.sessions = sessions
         self.outages = outages
-        self.idempotency = Idempotency(settings)
         self.persisted = PersistedDocuments(settings, schema._schema)  # a bad manifest stops start-up
+        self.idempotency = Idempotency(settings, self.persisted)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
