@@ -24,6 +24,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
+from app import metrics, telemetry
 from app.db import Database
 from app.errors import Code
 from app.graphiql import render_page
@@ -61,6 +62,13 @@ class GatewaySchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         return None
 
+    def _create_execution_context(self, *args: Any, **kwargs: Any) -> Any:
+        # the observation hook: each operation's context, read for its name and type at the end
+        execution_context = super()._create_execution_context(*args, **kwargs)
+        metrics.operation_started(execution_context)
+        telemetry.operation_started(execution_context)
+        return execution_context
+
 
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, orjson, GraphQL-over-HTTP media types, JSON errors."""
@@ -71,6 +79,7 @@ class GraphQLApp(GraphQL[Context, None]):
         settings: Settings,
         sessions: async_sessionmaker[AsyncSession],
         outages: Outages,
+        tracing: telemetry.Tracing | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -81,6 +90,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.sessions = sessions
         self.outages = outages
         self.idempotency = Idempotency(settings)
+        self.tracing = tracing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -185,8 +195,16 @@ class GraphQLApp(GraphQL[Context, None]):
             error = GraphQLError(message, extensions={"code": Code.TIMEOUT, "limit": "request_timeout"})
             return ExecutionResult(data=None, errors=[error])
 
+    async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
+        if self.tracing is None:
+            return await super().execute_single(*args, **kwargs)
+        with self.tracing.operation(kwargs.get("request_data")):  # one span per operation
+            return await super().execute_single(*args, **kwargs)
+
     async def process_result(self, request: Any, result: ExecutionResult) -> Any:
         result.errors = police(result.errors)
+        if result.errors:
+            metrics.errors_sent([str((e.extensions or {}).get("code")) for e in result.errors])
         unavailable = [
             e for e in result.errors or () if (e.extensions or {}).get("code") == Code.SERVICE_UNAVAILABLE
         ]
