@@ -34,6 +34,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import Code
+from app.outages import is_outage
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -81,6 +82,7 @@ POOL = Gauge(
     ["state"],
     multiprocess_mode="livesum",  # summed over the live workers; a dead one's are dropped
 )
+_IN_USE, _IDLE, _OVERFLOW = (POOL.labels(state) for state in ("in_use", "idle", "overflow"))
 RATE_LIMITED = Counter(
     "og_rate_limited_total",
     "Requests refused with RATE_LIMITED: per API key (api_key) or per address after failed keys.",
@@ -125,11 +127,24 @@ def errors_sent(codes: list[str]) -> None:
 
 
 def rate_limited(limit: str) -> None:
-    RATE_LIMITED.labels(limit).inc()
+    child(RATE_LIMITED, limit).inc()
+
+
+# `labels()` validates and locks on every call; the children are looked up here instead.
+# Bounded like the label values themselves (see OperationNames).
+_CHILDREN: dict[tuple[Any, ...], Any] = {}
+
+
+def child(metric: Any, *values: str) -> Any:
+    key = (metric, *values)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = metric.labels(*values)
+    return found
 
 
 def batch_loaded(loader: str, size: int) -> None:
-    BATCHES.labels(loader).observe(size)
+    child(BATCHES, loader).observe(size)
 
 
 def counts_as_statement(statement: str) -> bool:
@@ -154,9 +169,9 @@ def sample_pool(engine: AsyncEngine) -> None:
     pool: Any = engine.pool
     if not hasattr(pool, "checkedout"):
         return  # NullPool (OG_DB_POOL_SIZE=0): no pool to report
-    POOL.labels("in_use").set(pool.checkedout())
-    POOL.labels("idle").set(pool.checkedin())
-    POOL.labels("overflow").set(max(0, pool.overflow()))
+    _IN_USE.set(pool.checkedout())
+    _IDLE.set(pool.checkedin())
+    _OVERFLOW.set(max(0, pool.overflow()))
 
 
 # ---------------------------------------------------------------- labels
@@ -221,10 +236,11 @@ class ObserveMiddleware:
 
         try:
             await self.app(scope, receive, send_observed)
-        except BaseException:
-            if not obs.status:
-                obs.status = 500  # the request id middleware answers it
-                obs.codes.append(Code.INTERNAL_SERVER_ERROR)
+        except Exception as error:
+            if not obs.status:  # the request id middleware answers it: 503 for an outage, else 500
+                outage = is_outage(error)
+                obs.status = 503 if outage else 500
+                obs.codes.append(Code.SERVICE_UNAVAILABLE if outage else Code.INTERNAL_SERVER_ERROR)
             raise
         finally:
             current.reset(token)
@@ -243,11 +259,12 @@ class ObserveMiddleware:
             obs.outcome = "failure"
         elif codes or obs.status >= 400:
             obs.outcome = "error"
-        REQUESTS.labels(obs.operation_type, obs.operation_name, obs.outcome).inc()
-        DURATION.labels(obs.operation_type, obs.operation_name).observe(obs.seconds)
-        STATEMENTS.labels(obs.operation_type).observe(obs.statements)
+        kind, name = obs.operation_type, obs.operation_name
+        child(REQUESTS, kind, name, obs.outcome).inc()
+        child(DURATION, kind, name).observe(obs.seconds)
+        child(STATEMENTS, kind).observe(obs.statements)
         for code in codes:
-            ERRORS.labels(code).inc()
+            child(ERRORS, code).inc()
         sample_pool(self.engine)
         self.on_done(obs, scope)
 
