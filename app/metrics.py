@@ -83,6 +83,7 @@ POOL = Gauge(
     multiprocess_mode="livesum",  # summed over the live workers; a dead one's are dropped
 )
 _IN_USE, _IDLE, _OVERFLOW = (POOL.labels(state) for state in ("in_use", "idle", "overflow"))
+_last_pool: tuple[int, int, int] | None = None  # what the gauges hold now
 RATE_LIMITED = Counter(
     "og_rate_limited_total",
     "Requests refused with RATE_LIMITED: per API key (api_key) or per address after failed keys.",
@@ -169,9 +170,13 @@ def sample_pool(engine: AsyncEngine) -> None:
     pool: Any = engine.pool
     if not hasattr(pool, "checkedout"):
         return  # NullPool (OG_DB_POOL_SIZE=0): no pool to report
-    _IN_USE.set(pool.checkedout())
-    _IDLE.set(pool.checkedin())
-    _OVERFLOW.set(max(0, pool.overflow()))
+    global _last_pool
+    now = (pool.checkedout(), pool.checkedin(), max(0, pool.overflow()))
+    if now == _last_pool:
+        return  # unchanged: no write (in multiprocess mode each is a write to a mapped file)
+    _last_pool = now
+    for gauge, value in zip((_IN_USE, _IDLE, _OVERFLOW), now, strict=True):
+        gauge.set(value)
 
 
 # ---------------------------------------------------------------- labels
