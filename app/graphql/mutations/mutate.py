@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import FieldExtension
 
 from app import idempotency
+from app.changes import record as changes
 from app.crud.base import Retry
 from app.crud.refs import decode
 from app.db import Database
@@ -132,6 +133,7 @@ async def mutate(info: Info, respond: Respond[T, P], work: Callable[..., Awaitab
         session = await transaction.__aenter__()
         try:
             value = await work(session, *pks)
+            await changes.write(session)  # the change log, in this transaction (app/changes)
             payload, answer = await _read_back(info, session, respond, Outcome(value, []))
             # an Idempotency-Key's stored answer, written by this same COMMIT (app/idempotency.py)
             await idempotency.record(info.context.request, session, answer)
