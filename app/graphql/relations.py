@@ -265,7 +265,7 @@ def values(value: Any, parent: Any, order: Any, description: str) -> Any:
 
 _ARG_DOCS = {
     "filter": "Only rows matching this filter.",
-    "order_by": "Sort keys, most significant first; ties are broken by id.",
+    "order_by": "Sort keys, most significant first; rows that tie on every key come by id, ascending, whatever the keys' directions.",
     "first": "Page size from the start (or from `after`); default 20, at most 1000.",
     "after": "Return rows after this cursor.",
     "last": "Page size from the end (or from `before`); at most 1000.",

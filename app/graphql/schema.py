@@ -28,6 +28,7 @@ from app.graphql.permissions import OperationRoles
 from app.graphql.pipelines import PipelineQueries
 from app.graphql.relations import install_lean_resolvers
 from app.graphql.scalars import DECIMAL
+from app.graphql.trash import TrashQueries
 from app.graphql.users import User, UserQueries
 from app.graphql.view import GatewaySchema
 from app.ids import from_global_id
@@ -82,6 +83,7 @@ ROOTS = (
     LookupQueries,
     CustomFieldQueries,
     ItemQueries,
+    TrashQueries,
 )
 
 

@@ -11,6 +11,7 @@ from app.graphql.mutations.items import ItemMutations
 from app.graphql.mutations.links import LinkMutations
 from app.graphql.mutations.opportunities import OpportunityMutations
 from app.graphql.mutations.related import RelatedMutations
+from app.graphql.trash import TrashMutations
 
 
 @strawberry.type(
@@ -24,5 +25,6 @@ class Mutation(
     CustomFieldMutations,
     RelatedMutations,
     ApiKeyMutations,
+    TrashMutations,
 ):
     """Every mutation of the schema, composed here once."""
