@@ -249,3 +249,56 @@ async def test_related_records_a_trashed_deal_uses_still_cannot_be_deleted(
         assert data[mutation]["errors"] == [{"code": "CONFLICT"}], mutation
     restored = await api(RESTORE, {"id": gid("Opportunity", deal)})
     assert restored["restoreOpportunity"]["opportunity"]["stage"] == {"id": gid("Stage", board.stages[0])}
+
+
+def test_purge_trash_deletes_only_deals_trashed_before_the_cutoff(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from app.cli import main
+    from app.db import make_engine
+
+    now = datetime.now(UTC)
+
+    async def setup() -> list[int]:
+        engine = make_engine(database_url)
+        try:
+            acme = await make_tenant(engine, "Acme", Role.ADMIN)
+            globex = await make_tenant(engine, "Globex", Role.ADMIN)
+            ids = await insert(
+                engine,
+                opportunity(acme.organization_id, title="old", deleted_at=now - timedelta(days=40)),
+                opportunity(globex.organization_id, title="old too", deleted_at=now - timedelta(days=31)),
+                opportunity(acme.organization_id, title="recent", deleted_at=now - timedelta(days=29)),
+                opportunity(acme.organization_id, title="live"),
+            )
+            [item] = await insert(
+                engine,
+                m.OpportunityItem(organization_id=acme.organization_id, opportunity_id=ids[0], item_name="x"),
+            )
+            assert item
+            return ids
+        finally:
+            await engine.dispose()
+
+    async def left() -> tuple[list[str], int]:
+        engine = make_engine(database_url)
+        try:
+            async with unscoped(engine) as s:
+                titles = sorted((await s.execute(select(m.Opportunity.title))).scalars())
+                items = len((await s.execute(select(m.OpportunityItem.id))).all())
+                return titles, items
+        finally:
+            await engine.dispose()
+
+    asyncio.run(setup())
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    main(["purge-trash", "--older-than", "30"])
+    assert capsys.readouterr().out.startswith("purged 2 deal(s) deleted before ")
+    assert asyncio.run(left()) == (["live", "recent"], 0)
+    main(["purge-trash", "--older-than", "30"])
+    assert capsys.readouterr().out.startswith("purged 0 deal(s)")
+    with pytest.raises(SystemExit):
+        main(["purge-trash", "--older-than", "-1"])
