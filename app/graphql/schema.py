@@ -26,6 +26,7 @@ from app.graphql.mutations import Mutation
 from app.graphql.opportunities import OpportunityQueries
 from app.graphql.permissions import OperationRoles
 from app.graphql.pipelines import PipelineQueries
+from app.graphql.rates import RateQueries
 from app.graphql.relations import install_lean_resolvers
 from app.graphql.scalars import DECIMAL
 from app.graphql.trash import TrashQueries
@@ -84,6 +85,7 @@ ROOTS = (
     CustomFieldQueries,
     ItemQueries,
     TrashQueries,
+    RateQueries,
 )
 
 

@@ -11,6 +11,7 @@ from app.graphql.mutations.items import ItemMutations
 from app.graphql.mutations.links import LinkMutations
 from app.graphql.mutations.opportunities import OpportunityMutations
 from app.graphql.mutations.related import RelatedMutations
+from app.graphql.rates import RateMutations
 from app.graphql.trash import TrashMutations
 
 
@@ -26,5 +27,6 @@ class Mutation(
     RelatedMutations,
     ApiKeyMutations,
     TrashMutations,
+    RateMutations,
 ):
     """Every mutation of the schema, composed here once."""
