@@ -81,6 +81,22 @@ async def test_the_trash_lists_deleted_deals_for_managers_and_up_only(
     assert [n["title"] for n in nodes] == ["Secret", "Public"]  # the most recently deleted first
     assert data["trashedOpportunities"]["totalCount"] == 2
     assert all(n["deletedAt"] is not None and n["customer"] is not None for n in nodes)
+    # what hangs off a trashed deal is read from the trash too, and only there
+    both = await api(
+        """query($item: ID!) { trashedOpportunities { nodes { title tags itemsTotal items { itemName } accessList { id } } }
+             opportunityItem(id: $item) { itemName } node(id: $item) { id } opportunities { totalCount } }""",
+        {"item": gid("OpportunityItem", world["item"])},
+    )
+    assert both["trashedOpportunities"]["nodes"][0] == {
+        "title": "Secret",
+        "tags": ["hush"],
+        "itemsTotal": "0.0000",
+        "items": [{"itemName": "Hidden"}],
+        "accessList": [{"id": both["trashedOpportunities"]["nodes"][0]["accessList"][0]["id"]}],
+    }
+    assert len(both["trashedOpportunities"]["nodes"][0]["accessList"]) == 1
+    assert both["opportunityItem"] is None and both["node"] is None
+    assert both["opportunities"]["totalCount"] == 0
     # privacy holds in the trash too: a manager off the access list sees only the public deal
     stranger = await api(TRASH, key=world["keys"]["stranger"])
     assert [n["title"] for n in stranger["trashedOpportunities"]["nodes"]] == ["Public"]

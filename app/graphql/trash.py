@@ -34,8 +34,7 @@ OpportunityConnection = Connection[registry.ref(Opportunity)]  # type: ignore[mi
 class TrashQueries:
     @strawberry.field(
         description="Deals in the trash (deleted, not yet purged), the most recently deleted first; "
-        "for managers and admins. Their line items, participants, tags and custom values are kept "
-        "for a restore but read empty here.",
+        "for managers and admins, with their line items, participants, tags and custom values.",
         extensions=[needs(DELETE)],
     )
     async def trashed_opportunities(
