@@ -269,7 +269,7 @@ async def delete_many(session: AsyncSession, *, where: Any) -> list[int]:
     ids = [r.id for r in rows]
     if ids and {r.stage_id for r in await matching(session, O.id.in_(ids))} - {None} - stages:
         raise Retry  # one moved into a column we did not lock
-    await trash.put(session, ids)
+    ids = await trash.put(session, ids)
     for stage_id in sorted(stages):
         await board.close_gap(session, stage_id)
     return ids

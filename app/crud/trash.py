@@ -25,16 +25,20 @@ from app.tenancy import ANY_STATE, TRASH, TRASHED
 CHUNK = 1000
 
 
-async def put(session: AsyncSession, ids: Sequence[int]) -> None:
-    """Stamp live deals as trashed (the caller renumbers the columns they leave)."""
+async def put(session: AsyncSession, ids: Sequence[int]) -> list[int]:
+    """Stamp live deals as trashed (the caller renumbers the columns they leave); returns the ids
+    this call trashed, in order (one a concurrent delete trashed first is not among them)."""
     who, at = principal(session), now()
+    done: set[int] = set()
     for start in range(0, len(ids), CHUNK):
         stmt = (
             update(O)
             .where(O.id.in_(list(ids[start : start + CHUNK])))
             .values(deleted_at=at, version=O.version + 1, updated_at=at, updated_by_id=who.user_id)
+            .returning(O.id)
         )
-        await session.execute(stmt.execution_options(synchronize_session=False))
+        done.update((await session.execute(stmt.execution_options(synchronize_session=False))).scalars())
+    return [pk for pk in ids if pk in done]
 
 
 async def _row(session: AsyncSession, pk: int, state: str) -> Any:
