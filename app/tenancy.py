@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, exists, or_, true
+from sqlalchemy import event, exists, or_, select, true
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from app.enums import Role
@@ -96,12 +96,24 @@ def _build_criteria(p: Principal, state: str) -> list[Any]:
         # correlated, so each child row costs one primary-key probe of its deal (which the
         # Opportunity criteria above then check), instead of a scan of every visible deal;
         # an admin sees every deal's children, but a trashed deal's only from the trash
-        check_parent = not p.is_admin or state != ANY_STATE
-        visible_parent = exists().where(Opportunity.id == col) if check_parent else true()
+        visible_parent = (
+            exists().where(Opportunity.id == col) if not p.is_admin else _admin_parent(col, org, state)
+        )
         options.append(
             with_loader_criteria(child, (child.organization_id == org) & visible_parent, include_aliases=True)
         )
     return options
+
+
+def _admin_parent(col: Any, org: int, state: str) -> Any:
+    """An admin's rule for a child row: its deal is in `state`. Uncorrelated, on the plain table
+    (the ORM class would take the Opportunity criteria): one small set per statement, not a probe
+    per row, and no extra join for the planner where a filter has many EXISTS over children."""
+    if state == ANY_STATE:
+        return true()
+    table = Opportunity.__table__
+    trashed = select(table.c.id).where(table.c.organization_id == org, table.c.deleted_at.is_not(None))
+    return col.not_in(trashed) if state == LIVE else col.in_(trashed)
 
 
 def _in_state(state: str) -> Any:
