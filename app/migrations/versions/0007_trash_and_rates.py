@@ -5,7 +5,7 @@ renumbered without it); `ix_opportunity_org_deleted` serves the trash list and t
 Exchange rates are per organization, currency and first valid day (unique).
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-01 15:00:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import app.sqltypes
 
 revision: str = "0007"
-down_revision: str | Sequence[str] | None = "0003"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
