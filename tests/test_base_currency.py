@@ -131,7 +131,7 @@ async def test_base_totals_are_exact_against_a_decimal_reference(api: Api, tenan
             "max": _fmt(max(counted)),
         },
     }
-    expected_groups = []
+    expected_groups: list[dict[str, Any]] = []
     for slot in (0, 1, 2):
         deals = [d for d in DEALS if d[5] == slot]
         with_rate = [d for d in deals if _rate(d[1], d[2]) is not None]
