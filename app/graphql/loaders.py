@@ -12,16 +12,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from aiodataloader import DataLoader
 from sqlalchemy import Integer, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from app import query
+from app import metrics, query
 from app.db import Database
 from app.graphql import registry
 from app.graphql.common import Connection, Edge, PageInfo
+from app.tenancy import TRASH, TRASHED
 
 # A page may hold 1000 rows; a batch of that size keeps the statement count constant.
 MAX_BATCH = 1000
@@ -54,16 +55,28 @@ class Loaders:
         self.default_page_size = default_page_size
         self.max_page_size = max_page_size
         self._loaders: dict[Hashable, Loader] = {}
+        self._trash: Loaders | None = None
 
     def _get(self, key: Hashable, batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]) -> Loader:
         loader = self._loaders.get(key)
         if loader is None:
-            loader = self._loaders[key] = Loader(batch, max_batch_size=MAX_BATCH)
+            loader = self._loaders[key] = Loader(_measured(key, batch), max_batch_size=MAX_BATCH)
         return loader
 
     def clear(self) -> None:
         """Forget everything loaded so far (after a mutation changed it)."""
         self._loaders.clear()
+        self._trash = None
+
+    def in_trash(self) -> Loaders:
+        """Loaders of their own whose statements see the trash: the children of trashed deals
+        (`trashedOpportunities { nodes { items } }`), which the live loaders never see."""
+        if self._trash is None:
+            reads = cast(Database, _InTrash(self))  # the two methods and the attribute loaders use
+            self._trash = Loaders(
+                reads, default_page_size=self.default_page_size, max_page_size=self.max_page_size
+            )
+        return self._trash
 
     def by_id(self, target: registry.Target | registry.Entity) -> Loader:
         """An entity (or its GraphQL type) by primary key, or None when not visible."""
@@ -183,6 +196,20 @@ class Loaders:
         return [grouped.get(k, []) for k in keys]
 
 
+def _measured(
+    key: Hashable, batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]
+) -> Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]:
+    """The batch function, reporting its size to og_loader_batch_size (once per batch, not per key)."""
+    # the loader's kind and relation, never its arguments: bounded by the schema
+    name = ":".join(str(part) for part in key[:2]) if isinstance(key, tuple) else str(key)
+
+    async def measured(keys: list[Any]) -> list[Any]:
+        metrics.batch_loaded(name, len(keys))
+        return await batch(keys)
+
+    return measured
+
+
 def _count_of(counter: Loader, parent: int) -> Callable[[], Awaitable[int]]:
     return lambda: counter.load(parent)
 
@@ -200,3 +227,20 @@ def build_connection(
         end_cursor=page.cursors[-1] if page.cursors else None,
     )
     return Connection(edges=edges, page_info=info, count=count)
+
+
+class _InTrash:
+    """Its owner's current database (a mutation swaps it), every statement pointed at the trash."""
+
+    def __init__(self, owner: Loaders) -> None:
+        self._owner = owner
+
+    @property
+    def dialect(self) -> str:
+        return self._owner.db.dialect
+
+    async def rows(self, stmt: Any) -> Sequence[Any]:
+        return await self._owner.db.rows(stmt.execution_options(**{TRASH: TRASHED}))
+
+    async def scalar(self, stmt: Any) -> Any:
+        return await self._owner.db.scalar(stmt.execution_options(**{TRASH: TRASHED}))

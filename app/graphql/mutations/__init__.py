@@ -12,6 +12,8 @@ from app.graphql.mutations.links import LinkMutations
 from app.graphql.mutations.opportunities import OpportunityMutations
 from app.graphql.mutations.related import RelatedMutations
 from app.graphql.mutations.upsert import UpsertMutations
+from app.graphql.rates import RateMutations
+from app.graphql.trash import TrashMutations
 
 
 @strawberry.type(
@@ -25,6 +27,8 @@ class Mutation(
     CustomFieldMutations,
     RelatedMutations,
     ApiKeyMutations,
+    TrashMutations,
+    RateMutations,
     UpsertMutations,
 ):
     """Every mutation of the schema, composed here once."""
