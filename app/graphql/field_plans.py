@@ -66,6 +66,7 @@ class FieldPlan:
         "nonnull",
         "object_type",
         "pass_info",
+        "relation",
         "resolve",
         "return_type",
         "same",
@@ -80,6 +81,7 @@ class FieldPlan:
         # strawberry's resolver of a field without resolver nor extensions ignores `info`
         self.pass_info = not getattr(self.resolve, "_is_default", False)
         self.attr = None if self.pass_info else _attribute_of(self.resolve)
+        self.relation: Any = _relation_of(field_def) if field_def is not None else None
         self.coerce: Any = None
         self.same: type | None = None  # values of this exact type the serializer returns as they are
         self.object_type: Any = None
@@ -102,6 +104,24 @@ def _attribute_of(resolve: Any) -> str | None:
             plain = type(field).get_result is StrawberryField.get_result
             if plain and field.base_resolver is None and field.default_resolver is getattr:
                 return field.python_name
+    return None
+
+
+def _relation_of(field_def: GraphQLField) -> Any:
+    """The relation whose lean resolver graphql-core calls for this field, if any.
+
+    That resolver is `relation.get(info.context.loaders, source)` and reads nothing else of
+    `info` (app/graphql/relations.py), so the executor calls `relation.get` itself and
+    builds no info object: one per related object of every row otherwise.
+    """
+    from app.graphql.registry import REL
+    from app.graphql.relations import LEAN
+
+    definition = (field_def.extensions or {}).get("strawberry-definition")
+    metadata = getattr(definition, "metadata", None) or {}
+    lean = metadata.get(LEAN)
+    if lean is not None and lean is field_def.resolve:
+        return metadata.get(REL)
     return None
 
 
