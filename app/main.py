@@ -30,8 +30,15 @@ from app.ratelimit import RateLimiter
 from app.settings import Settings
 
 # what the browser may send and read across origins, when CORS is on
-CORS_HEADERS = ["Authorization", "Content-Type", "Accept", "X-Request-ID"]
-CORS_EXPOSED = ["X-Request-ID", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"]
+CORS_HEADERS = ["Authorization", "Content-Type", "Accept", "X-Request-ID", "Idempotency-Key"]
+CORS_EXPOSED = [
+    "X-Request-ID",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "Idempotent-Replayed",
+]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -91,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.health = health
     app.state.keys = keys
     app.state.outages = outages
+    app.state.idempotency = graphql.idempotency
     app.state.settings = settings
     return app
 

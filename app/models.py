@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.enums import BidType, OpportunityStatus, StageType
@@ -310,6 +310,27 @@ class OpportunityTag(SQLModel, table=True):
     tag: str = Field(primary_key=True, max_length=64)
     organization_id: int = org_fk()
     position: int = 1
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A mutation request's `Idempotency-Key`, per API key: its claim while it runs, then its answer.
+
+    See app/idempotency.py. Scoped by its API key (every statement names `api_key_id`), not
+    by organization: another key of the same organization may use the same key.
+    """
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (Index("ix_idempotency_key_expires", "expires_at"),)
+    api_key_id: int = Field(foreign_key="api_key.id", primary_key=True, ondelete="CASCADE")
+    key: str = Field(primary_key=True, max_length=255)
+    request_hash: str = Field(max_length=64)  # SHA-256 of query, variables, operationName
+    owner: str = Field(max_length=32)  # the claiming request's token: every write names it
+    state: str = Field(max_length=8)  # "running", then "done"
+    status: int | None = None  # HTTP status of the stored answer
+    response: str | None = Field(default=None, sa_column=Column(Text))  # the stored answer's body
+    locked_until: datetime = stamp()  # the claim's lease: past it, a running claim's request died
+    expires_at: datetime = stamp()
+    created_at: datetime = stamp()
 
 
 # Tables whose rows belong to one organization; app.tenancy scopes each of them.

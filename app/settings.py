@@ -79,6 +79,8 @@ class Settings:
     # how long a verified API key is trusted without a lookup: the bound on a revocation
     # made in another process taking effect (one made in this process applies at once)
     key_cache_seconds: float = 5.0
+    # how long a mutation's answer is kept for a retry with the same Idempotency-Key (24 h)
+    idempotency_ttl_seconds: int = 86_400
     log_level: str = "INFO"
     # the planned executor (app/graphql/executor.py); false runs stock graphql-core
     compiled_executor: bool = True
@@ -113,6 +115,7 @@ class Settings:
             db_lock_timeout_seconds=_optional_float("OG_DB_LOCK_TIMEOUT"),
             db_pool_timeout_seconds=_optional_float("OG_DB_POOL_TIMEOUT"),
             key_cache_seconds=_float("OG_KEY_CACHE_SECONDS", d.key_cache_seconds),
+            idempotency_ttl_seconds=_int("OG_IDEMPOTENCY_TTL", d.idempotency_ttl_seconds),
             log_level=os.environ.get("OG_LOG_LEVEL", d.log_level),
             compiled_executor=_bool("OG_COMPILED_EXECUTOR", d.compiled_executor),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from app.crud.base import (
 from app.crud.refs import Refs, decode
 from app.enums import CustomFieldType
 from app.errors import ErrorCode
+from app.ids import to_global_id
 from app.validation import Problems
 
 D = m.CustomFieldDefinition
@@ -43,7 +45,7 @@ def check_value(
     kind = definition["field_type"]
     if value is None or (kind != CustomFieldType.HEADING and not value.strip()):
         if definition["is_required"]:
-            problems.add(path, ErrorCode.REQUIRED, f"{definition['label']!r} is required")
+            problems.add(path, ErrorCode.REQUIRED, required_message(definition), value)
         return None
     if kind == CustomFieldType.HEADING:
         problems.add(
@@ -81,8 +83,31 @@ def check_values(
     if creating:
         for pk, d in defs.items():
             if d["is_required"] and out.get(pk) is None and pk not in out:
-                problems.add(path, ErrorCode.REQUIRED, f"{d['label']!r} is required", d["label"])
+                # the caller sent nothing for it: no attempted value
+                problems.add(path, ErrorCode.REQUIRED, required_message(d))
     return out
+
+
+def required_message(definition: Mapping[str, Any]) -> str:
+    """What a caller needs to fill a required field: its definition id and the values it takes."""
+    gid = to_global_id("CustomFieldDefinition", definition["id"])
+    kind = definition["field_type"]
+    if kind == CustomFieldType.SELECT_BOX:
+        takes = "one of " + ", ".join(json.dumps(o) for o in definition["options"] or [])
+    else:
+        takes = VALUE_FORMATS.get(CustomFieldType(kind), "a text")
+    return (
+        f"the custom field {definition['label']!r} is required: give "
+        f'{{definitionId: "{gid}", value: …}} in customFields, the value {takes}'
+    )
+
+
+VALUE_FORMATS = {
+    CustomFieldType.DATE: "an ISO date (2026-01-31)",
+    CustomFieldType.CHECK_BOX: '"true" or "false"',
+    CustomFieldType.TEXT_FIELD: "a text of at most 255 characters",
+    CustomFieldType.TEXT_AREA: "a text of at most 5000 characters",
+}
 
 
 async def store_values(

@@ -14,6 +14,7 @@ from app.crud import board, custom_fields, items, links
 from app.crud.base import O, Retry, fail, fetch, lock_stages, now, principal, touch, write
 from app.crud.fields import check, derive, resolve_links
 from app.crud.refs import Refs
+from app.enums import StageType
 from app.errors import ErrorCode
 from app.ids import to_global_id
 from app.validation import Invalid, Problems
@@ -53,6 +54,10 @@ async def create(
         problems.raise_if_any()
     refs = Refs(problems)
     defs = await custom_fields.definitions(session)
+    if any("stage_id" not in deal.fields for deal in deals):
+        default = await default_stage(session)
+        if default is not None:  # an organization without an open stage makes deals on no board
+            deals = [d if "stage_id" in d.fields else _in_stage(d, default) for d in deals]
     checked = [_check_new(problems, refs, defs, deal, path) for deal, path in zip(deals, paths, strict=True)]
     if not principal(session).is_admin:
         _no_private(problems, deals, paths)
@@ -70,6 +75,20 @@ async def create(
         if c.values.get("stage_id") is not None:
             await board.place(session, c.values["stage_id"], pk, c.deal.position)
     return ids
+
+
+async def default_stage(session: AsyncSession) -> int | None:
+    """Where a deal created without a `stageId` goes: the first open stage of the oldest pipeline.
+
+    So a first deal is on a board at once; `updateOpportunity(stageId: null)` takes one off.
+    """
+    S = m.Stage
+    stmt = select(S.id).where(S.type == StageType.OPEN).order_by(S.pipeline_id, S.position, S.id).limit(1)
+    return await session.scalar(stmt)
+
+
+def _in_stage(deal: NewDeal, stage_id: int) -> NewDeal:
+    return replace(deal, fields={**deal.fields, "stage_id": to_global_id("Stage", stage_id)})
 
 
 def _check_new(

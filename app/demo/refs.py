@@ -18,6 +18,7 @@ from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from app.demo.words import (
+    CUSTOM_FIELDS,
     LOST,
     OPEN,
     PIPELINES,
@@ -82,7 +83,7 @@ class FieldRef(NamedTuple):
     id: int
     type: str
     options: list[str] | None
-    required: bool
+    always: bool  # every demo deal gets a value: a required field, or one the demo always fills
 
 
 class Product(NamedTuple):
@@ -216,10 +217,19 @@ def pipeline_ref(pid: int, name: str, currency: str | None, stages: list[StageRe
     return PipelineRef(pid, currency or "USD", kinds, type_name, stages)
 
 
+ALWAYS_FILLED = frozenset(label for label, _, _, always in CUSTOM_FIELDS if always)
+
+
 async def load_fields(conn: AsyncConnection, org_id: int) -> list[FieldRef]:
     t = TABLES["custom_field_definition"]
-    query = select(t.c.id, t.c.field_type, t.c.options, t.c.is_required).where(t.c.organization_id == org_id)
-    return [FieldRef(*row) for row in (await conn.execute(query.order_by(t.c.position, t.c.id))).all()]
+    query = select(t.c.id, t.c.label, t.c.field_type, t.c.options, t.c.is_required)
+    rows = (
+        await conn.execute(query.where(t.c.organization_id == org_id).order_by(t.c.position, t.c.id))
+    ).all()
+    return [
+        FieldRef(pk, kind, options, required or label in ALWAYS_FILLED)
+        for pk, label, kind, options, required in rows
+    ]
 
 
 async def load_positions(conn: AsyncConnection, org_id: int) -> Counter[int]:

@@ -58,6 +58,7 @@ from app.demo.words import (
     OPPORTUNITY_TYPES,
     PERIODS,
     PIPELINES,
+    REQUIRED_FIELDS,
     TAG_COUNTS,
     TAGS,
     TEXT_FIELD,
@@ -157,14 +158,15 @@ class Seeder:
         return StageRef(stage_id, kind, probability)
 
     def add_custom_fields(self) -> None:
-        for position, (label, field_type, options, required) in enumerate(CUSTOM_FIELDS, 1):
+        required = REQUIRED_FIELDS.get(self.org.name, ())
+        for position, (label, field_type, options, always) in enumerate(CUSTOM_FIELDS, 1):
             field_id = self.ids.take("custom_field_definition")
             self.add("custom_field_definition", {
                 "id": field_id, "organization_id": self.org.id, "label": label, "field_type": field_type,
-                "position": position, "options": options, "is_required": required,
+                "position": position, "options": options, "is_required": label in required,
                 "mask": "PO-9999-99999" if field_type == TEXT_FIELD else None,
             })  # fmt: skip
-            self.org.fields.append(FieldRef(field_id, field_type, options, required))
+            self.org.fields.append(FieldRef(field_id, field_type, options, always))
 
     # -- customers, their people and leads ------------------------------------
 
@@ -349,9 +351,9 @@ class Seeder:
                                          "position": position})  # fmt: skip
 
     def add_custom_values(self, opp_id: int, close: date) -> None:
-        """A value for every required field and for about half of the optional ones."""
+        """A value for every field every deal fills (required or not) and for about half of the others."""
         for definition in self.org.fields:
-            if not definition.required and self.rng.random() < 0.45:
+            if not definition.always and self.rng.random() < 0.45:
                 continue
             value = custom_value(self.rng, definition, close)
             if value is not None:

@@ -164,7 +164,8 @@ DECISION_CRITERIA = ("Total cost of ownership over three years.", "Integration w
                      "Single sign-on and audit logs.", "References from the same industry.")  # fmt: skip
 TEXT_FIELD, TEXT_AREA, SELECT_BOX, CHECK_BOX, HEADING, DATE = (t.value for t in CustomFieldType)
 CONTRACT_TERMS = ["Monthly", "12 months", "24 months", "36 months"]
-CUSTOM_FIELDS = (  # label, type, options, required
+# label, type, options, and whether every demo deal has a value for it
+CUSTOM_FIELDS = (
     ("Qualification", HEADING, None, False),
     ("Contract term", SELECT_BOX, CONTRACT_TERMS, True),
     ("Legal review required", CHECK_BOX, None, False),
@@ -172,6 +173,10 @@ CUSTOM_FIELDS = (  # label, type, options, required
     ("Purchase order number", TEXT_FIELD, None, False),
     ("Decision criteria", TEXT_AREA, None, False),
 )
+# "Contract term" is a required field (every new deal must give it) only in these organizations:
+# the example of a required custom field. The demo key's organization (Acme Demo) requires none,
+# so a newcomer's first createOpportunity does not need to know about custom fields.
+REQUIRED_FIELDS = {"Globex Demo": ("Contract term",)}
 # code, name, group, unit of measure, list price in USD, description
 PRODUCTS = (
     ("PLAT-STD", "Platform licence – Standard", "Licences", "Seat", "480", None),

@@ -29,6 +29,7 @@ from app.errors import Code
 from app.graphiql import render_page
 from app.graphql.context import Context
 from app.graphql.loaders import Loaders
+from app.idempotency import Idempotency
 from app.masking import police, request_id
 from app.middleware import send_error, send_unavailable
 from app.outages import Outages, is_outage
@@ -79,6 +80,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.settings = settings
         self.sessions = sessions
         self.outages = outages
+        self.idempotency = Idempotency(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,7 +91,8 @@ class GraphQLApp(GraphQL[Context, None]):
             # the request's one read connection: taken at its first read, given back here
             async with Database.for_request(self.sessions, principal) as db:
                 scope.setdefault("state", {})["db"] = db
-                response = await self.run(Request(scope, receive))
+                # a request with an Idempotency-Key may be answered from its first run instead
+                response = await self.idempotency.answer(Request(scope, receive), db, self.run)
         except HTTPException as exc:
             await self._refuse(send, exc)
             return

@@ -76,7 +76,10 @@ class CreateOpportunityInput:
     title: str = strawberry.field(description="Name of the deal, 1–255 characters after trimming.")
     description: str | None = f("Free text, at most 20000 characters.")
     type_id: ID | None = f("Kind of deal (OpportunityType).")
-    stage_id: ID | None = f("Board column; the status and the default probability follow it.")
+    stage_id: ID | None = f(
+        "Board column; the status and the default probability follow it. Omitted or null: the first "
+        "open stage of the organization's oldest pipeline (none when it has no open stage)."
+    )
     position: int | None = f("Place in the stage's column, 1 first; omitted: last.")
     amount: Decimal | None = f("Deal value: finite, ≥ 0, at most 4 decimals.")
     currency: str | None = f("ISO 4217 code; defaults to the organization's when an amount is given.")

@@ -43,6 +43,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import FieldExtension
 
+from app import idempotency
 from app.crud.base import Retry
 from app.crud.refs import decode
 from app.db import Database
@@ -132,6 +133,8 @@ async def mutate(info: Info, respond: Respond[T, P], work: Callable[..., Awaitab
         try:
             value = await work(session, *pks)
             payload, answer = await _read_back(info, session, respond, Outcome(value, []))
+            # an Idempotency-Key's stored answer, written by this same COMMIT (app/idempotency.py)
+            await idempotency.record(info.context.request, session, answer)
         except BaseException as exc:
             await transaction.__aexit__(type(exc), exc, exc.__traceback__)  # ROLLBACK
             if isinstance(exc, Invalid):
