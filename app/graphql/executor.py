@@ -63,6 +63,18 @@ from app.graphql.field_plans import (
 # Values of these exact types are neither awaitable nor exceptions: no need to ask
 # `is_awaitable` (a call per value) before serializing or storing them.
 _INERT = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict, Decimal, datetime, date})
+# The schema's object classes seen so far whose values are neither awaitable nor exceptions. Both
+# follow from the class for them (`__await__` and exception-ness are looked up on the type; only
+# generators are awaitable per instance, and they are no strawberry type), so once one instance
+# of a class was checked, the rest of a 1000-row page is not asked again: a set lookup, not
+# `isinstance` plus strawberry's `is_awaitable` per object.
+_PLAIN_OBJECTS: set[type] = set()
+
+
+def _learn_plain(value: Any) -> None:
+    cls = type(value)
+    if hasattr(cls, "__strawberry_definition__") and not issubclass(cls, BaseException):
+        _PLAIN_OBJECTS.add(cls)
 
 
 class Step:
@@ -268,7 +280,7 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         if value is None:
             if not plan.nonnull:
                 return None
-        elif isinstance(value, Exception) or self.is_awaitable(value):
+        elif type(value) not in _PLAIN_OBJECTS and (isinstance(value, Exception) or self.is_awaitable(value)):
             pass
         elif kind == LEAF:
             try:
@@ -283,6 +295,7 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         ):
             try:
                 if kind == OBJECT:
+                    _learn_plain(value)
                     completed = self.complete_object(step, path, value, position_context)
                 else:
                     completed = self.complete_items(step, plan, parent_type, path, value, position_context)
@@ -355,7 +368,7 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         """`complete_iterable_value` for a list of leaves or objects, item by item in one loop."""
-        is_awaitable = self.is_awaitable
+        is_awaitable, plain = self.is_awaitable, _PLAIN_OBJECTS
         fields, item_type, item_nonnull = step.fields, plan.item_type, plan.item_nonnull
         leaves = plan.item_kind == LEAF
         coerce, same, is_type_of = plan.coerce, plan.same, plan.is_type_of
@@ -376,7 +389,7 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
                 elif leaves and type(item) is same:
                     append(item)
                     continue
-                elif isinstance(item, Exception) or is_awaitable(item):
+                elif type(item) not in plain and (isinstance(item, Exception) or is_awaitable(item)):
                     pass
                 elif leaves:
                     try:
@@ -389,6 +402,8 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
                         append(coerced)
                         continue
                 elif is_type_of is None or is_type_of(item, None):
+                    if type(item) not in plain:
+                        _learn_plain(item)
                     try:
                         sub = self.complete_object(step, item_path, item, position_context)
                     except Exception as raw_error:

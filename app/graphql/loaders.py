@@ -34,7 +34,37 @@ def keys_in(expr: Any, keys: Sequence[int], dialect: str) -> Any:
     return expr.in_(list(keys))
 
 
+def keys_param(expr: Any, dialect: str) -> Any:
+    """`keys_in` with the keys left to the execution (`{"keys": [...]}`), for a statement built once."""
+    if dialect == "postgresql":
+        return expr == any_(bindparam("keys", type_=ARRAY(Integer)))
+    return expr.in_(bindparam("keys", expanding=True))
+
+
+# The statements of the key-only batches (by id, children, links, values), built once per process:
+# they depend on the relation and the dialect only, and building one costs more than running it
+# through SQLAlchemy's compiled cache. The tenancy hook scopes each execution as before.
+_STATEMENTS: dict[Hashable, Any] = {}
+
+
+def _statement(key: Hashable, build: Callable[[], Any]) -> Any:
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = build()
+    return stmt
+
+
+_MISSING: Any = object()
+
+
 class Loader(DataLoader):
+    """aiodataloader's loader, with the values it has loaded readable without a future."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # key -> value for every key whose batch (or prime) has answered: what `get` returns
+        self.values: dict[Any, Any] = {}
+
     def get(self, key: Any) -> Any:
         """The value when this request has loaded it already, else an awaitable of it.
 
@@ -42,10 +72,34 @@ class Loader(DataLoader):
         relation fields return plain objects and graphql-core completes them without
         an awaitable each; anything not loaded yet still goes through the batch.
         """
-        future = self._cache.get(key)  # aiodataloader caches one future per key
-        if future is not None and future.done() and not future.cancelled() and future.exception() is None:
-            return future.result()
+        value = self.values.get(key, _MISSING)  # one lookup, not a future's four calls
+        if value is not _MISSING:
+            return value
         return self.load(key)
+
+    def answered(self, keys: list[Any], values: list[Any]) -> None:
+        """A batch answered: its values are known (errors stay with their futures)."""
+        if len(keys) == len(values):
+            known = self.values
+            for key, value in zip(keys, values, strict=True):
+                if not isinstance(value, BaseException):
+                    known[key] = value
+
+    def prime(self, key: Any, value: Any) -> Loader:
+        if key not in self._cache and not isinstance(value, BaseException):
+            self.values[key] = value
+        super().prime(key, value)
+        return self
+
+    def clear(self, key: Any) -> Loader:
+        self.values.pop(key, None)
+        super().clear(key)
+        return self
+
+    def clear_all(self) -> Loader:
+        self.values.clear()
+        super().clear_all()
+        return self
 
 
 class Loaders:
@@ -58,7 +112,13 @@ class Loaders:
     def _get(self, key: Hashable, batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]) -> Loader:
         loader = self._loaders.get(key)
         if loader is None:
-            loader = self._loaders[key] = Loader(batch, max_batch_size=MAX_BATCH)
+
+            async def answer(keys: list[Any]) -> list[Any]:
+                values = await batch(keys)
+                made.answered(keys, values)
+                return values
+
+            made = loader = self._loaders[key] = Loader(answer, max_batch_size=MAX_BATCH)
         return loader
 
     def clear(self) -> None:
@@ -72,9 +132,13 @@ class Loaders:
         if loader is not None:
             return loader
 
+        dialect = self.db.dialect
+        stmt = _statement(
+            ("id", e.name, dialect), lambda: select(*e.columns).where(keys_param(e.model.id, dialect))
+        )
+
         async def batch(keys: list[int]) -> list[Any]:
-            stmt = select(*e.columns).where(keys_in(e.model.id, keys, self.db.dialect))
-            rows = await self.db.rows(stmt)
+            rows = await self.db.rows(stmt, {"keys": keys})
             found = {row.id: obj for row, obj in zip(rows, built(e, rows), strict=True)}
             return [found.get(k) for k in keys]
 
@@ -86,10 +150,18 @@ class Loaders:
         if loader is not None:
             return loader
 
+        dialect = self.db.dialect
+        stmt = _statement(
+            ("children", key, dialect),
+            lambda: (
+                select(*e.columns, column.label("_parent"))
+                .where(keys_param(column, dialect))
+                .order_by(*order, *e.primary_key)
+            ),
+        )
+
         async def batch(keys: list[int]) -> list[list[Any]]:
-            stmt = select(*e.columns, column.label("_parent"))
-            stmt = stmt.where(keys_in(column, keys, self.db.dialect)).order_by(*order, *e.primary_key)
-            return self._group(keys, await self.db.rows(stmt), e)
+            return self._group(keys, await self.db.rows(stmt, {"keys": keys}), e)
 
         return self._get(key, batch)
 
@@ -99,14 +171,19 @@ class Loaders:
         if loader is not None:
             return loader
 
-        async def batch(keys: list[int]) -> list[list[Any]]:
-            stmt = (
+        dialect = self.db.dialect
+        stmt = _statement(
+            ("through", key, dialect),
+            lambda: (
                 select(*e.columns, link_parent.label("_parent"))
                 .join(link_target.class_, link_target == e.model.id)
-                .where(keys_in(link_parent, keys, self.db.dialect))
+                .where(keys_param(link_parent, dialect))
                 .order_by(order, e.model.id)
-            )
-            return self._group(keys, await self.db.rows(stmt), e)
+            ),
+        )
+
+        async def batch(keys: list[int]) -> list[list[Any]]:
+            return self._group(keys, await self.db.rows(stmt, {"keys": keys}), e)
 
         return self._get(key, batch)
 
@@ -116,10 +193,14 @@ class Loaders:
         if loader is not None:
             return loader
 
+        dialect = self.db.dialect
+        stmt = _statement(
+            ("values", key, dialect),
+            lambda: select(value, parent.label("_parent")).where(keys_param(parent, dialect)).order_by(order),
+        )
+
         async def batch(keys: list[int]) -> list[list[Any]]:
-            stmt = select(value, parent.label("_parent"))
-            stmt = stmt.where(keys_in(parent, keys, self.db.dialect)).order_by(order)
-            return self._group(keys, await self.db.rows(stmt), None)
+            return self._group(keys, await self.db.rows(stmt, {"keys": keys}), None)
 
         return self._get(key, batch)
 

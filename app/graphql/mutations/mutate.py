@@ -270,9 +270,9 @@ class _TransactionReads:
         self.principal = db.principal
         self.dialect = db.dialect
 
-    async def rows(self, stmt: Any) -> Sequence[Any]:
+    async def rows(self, stmt: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:
         async with self._lock:
-            return (await self._session.execute(stmt)).all()
+            return (await self._session.execute(stmt, params)).all()
 
     async def scalar(self, stmt: Any) -> Any:
         async with self._lock:
