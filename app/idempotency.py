@@ -22,7 +22,7 @@ lost its claim (taken over after its lease) cannot record, and its mutation roll
 instead of writing twice. A claim whose request died is taken over after its lease
 (2 × OG_REQUEST_TIMEOUT) if nothing of it committed, and answered from the row if something did.
 
-What is stored (docs/operations.md, "Idempotency keys"): every answer in which a mutation
+What is stored (docs/reliability.md, "Idempotency keys"): every answer in which a mutation
 ran to its outcome, committed or refused with `errors: [UserError]` (a final answer: the
 same request would be refused the same way, and API.md says the FIRST answer is stored).
 Not stored, so a retry runs again: an answer with top-level errors and no committed write
@@ -177,8 +177,8 @@ class Idempotency:
             return None  # strawberry answers the parse error
         if operation is None or operation.operation != OperationType.MUTATION:
             return None
-        same = orjson.dumps([query, data.get("variables") or {}, name], option=orjson.OPT_SORT_KEYS)
-        return hashlib.sha256(same).hexdigest()
+        same = [query, _json_value(data.get("variables") or {}), name]
+        return hashlib.sha256(orjson.dumps(same, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
     async def _claim(self, db: Database, claim: Claim, digest: str) -> Response | None:
         """Hold the key (None), or the answer for a request that may not run (a replay, 409, 422)."""
@@ -303,6 +303,17 @@ def _stored(claim: Claim, response: Response | None) -> tuple[int, str] | None:
     if errors or response.status_code != 200:
         return None  # nothing written, and not a final answer: a retry runs again
     return response.status_code, bytes(response.body).decode()
+
+
+def _json_value(value: Any) -> Any:
+    """`value` as a JSON value: JSON has one number type, so `1`, `1.0` and `1e0` are the same."""
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
 
 
 def _insert_new(dialect: str, values: dict[str, Any]) -> Any:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.enums import BidType, OpportunityStatus, StageType
@@ -363,3 +363,47 @@ OPPORTUNITY_CHILDREN: tuple[type[SQLModel], ...] = (
     OpportunityAccess,
     OpportunityTag,
 )
+
+
+# ---------------------------------------------------------------- the change log (app/changes, docs/changes.md)
+
+
+class OpportunityChange(SQLModel, table=True):
+    """One committed change of one deal: what changed, from what, to what, by whom, when.
+
+    Written in the mutation's own transaction (app/changes/record.py). `seq` is the feed
+    position, handed out in commit order per organization (docs/changes.md).
+    `before` / `after` are the deal's columns either side of the change (JSON), which the
+    feed's filters and visibility are evaluated against. No foreign key to the deal: its
+    history outlives a delete.
+    """
+
+    __tablename__ = "opportunity_change"
+    __table_args__ = (
+        Index("ix_opportunity_change_deal", "opportunity_id", "id"),
+        Index("ix_opportunity_change_feed", "organization_id", "seq", unique=True),
+        Index("ix_opportunity_change_stage", "stage_id", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = org_fk()
+    opportunity_id: int = Field(nullable=False)
+    seq: int | None = Field(default=None, sa_type=BigInteger)
+    kind: str = Field(max_length=8)  # a ChangeKind value
+    version: int
+    changes: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # the deal's stage and status after the change, and whether the change moved it to that
+    # stage (a create on the board, a move; a move off the board ends a visit): what
+    # stageHistory and the funnel read, in SQL
+    stage_id: int | None = None
+    status: str | None = Field(default=None, max_length=8)
+    entered_stage: bool = False
+    user_id: int | None = fk("user.id", ondelete="SET NULL")
+    api_key_id: int | None = fk("api_key.id", ondelete="SET NULL")
+    at: datetime = stamp()
+
+
+# scoped to its organization by app.tenancy like every tenant table; which of its rows a caller
+# may see beyond that is decided on its before/after states (app/changes/feed.py)
+TENANT_MODELS = (*TENANT_MODELS, OpportunityChange)

@@ -138,6 +138,18 @@ async def test_the_same_body_is_the_same_after_json_parsing(
     assert (await client.post("/graphql", content=first, headers=auth)).status_code == 200
     replay = await client.post("/graphql", content=again, headers=auth)
     assert replay.headers["idempotent-replayed"] == "true"
+    # one JSON number, however it is written; a different number is another body
+    numbers = b'{"query": %s, "variables": {"id": "%s", "input": {"probability": %s}}}'
+    query = orjson.dumps(
+        "mutation ($id: ID!, $input: UpdateOpportunityInput!) { updateOpportunity(id: $id, input: $input) { errors { code } } }"
+    )
+    sent = {**auth, **key("k-numbers")}
+    for written, replayed in ((b"40", None), (b"40.0", "true"), (b"4e1", "true"), (b"41", None)):
+        answer = await client.post(
+            "/graphql", content=numbers % (query, gid_.encode(), written), headers=sent
+        )
+        assert answer.headers.get("idempotent-replayed") == replayed, written
+        assert answer.status_code == (422 if written == b"41" else 200), written
 
 
 async def test_the_same_key_with_another_body_is_422(

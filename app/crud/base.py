@@ -11,6 +11,7 @@ from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models as m
+from app.changes import record
 from app.errors import ErrorCode
 from app.sqltypes import utcnow
 from app.tenancy import SESSION_KEY, Principal
@@ -110,9 +111,18 @@ async def lock_row(session: AsyncSession, model: Any, pk: int | None) -> None:
 
 
 async def touch(
-    session: AsyncSession, opportunity_id: int, expected: int | None = None, *, id_path: str = "id"
+    session: AsyncSession,
+    opportunity_id: int,
+    expected: int | None = None,
+    *,
+    id_path: str = "id",
+    lists: tuple[str, ...] = (),
 ) -> Any:
     """Bump the deal's version by one and stamp who changed it; return the fresh row.
+
+    Every change of a deal or of what hangs off it starts here, so this is where the change
+    log (app/changes) learns of it: the row before, and the list fields (`lists`, by their
+    schema names) the mutation is about to change, read now while they are as they were.
 
     The UPDATE takes the row lock, so the row read after it is the one this transaction
     changes. With `expected`, it is a compare-and-set: of two writers holding the same
@@ -128,6 +138,7 @@ async def touch(
     row = result.first()
     if row is None:
         await _missing_or_stale(session, opportunity_id, expected, id_path)
+    await record.touch(session, row._mapping, lists)
     return row._mapping
 
 

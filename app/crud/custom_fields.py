@@ -137,7 +137,7 @@ async def set_values(
     problems = Problems()
     checked = check_values(problems, await definitions(session), ["values"], values, creating=False)
     problems.raise_if_any()
-    await touch(session, opportunity_id)
+    await touch(session, opportunity_id, lists=("customFields",))
     await store_values(session, opportunity_id, checked)
     return opportunity_id
 

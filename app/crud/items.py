@@ -69,7 +69,7 @@ async def add(session: AsyncSession, *, opportunity_id: int, given: Mapping[str,
     problems.position(["input", "position"], given.get("position"))
     problems.raise_if_any()
     # the version bump is also the deal's lock: its items change one writer at a time
-    await touch(session, opportunity_id, id_path="opportunityId")
+    await touch(session, opportunity_id, id_path="opportunityId", lists=("items",))
     if len(await _items(session, opportunity_id)) >= MAX_ITEMS:
         raise fail(["opportunityId"], ErrorCode.OUT_OF_RANGE, f"a deal has at most {MAX_ITEMS} line items")
     org = principal(session).organization_id
@@ -109,7 +109,7 @@ async def update(session: AsyncSession, *, item_id: int, given: Mapping[str, Any
     )
     problems.position(["input", "position"], given.get("position"))
     problems.raise_if_any()
-    await touch(session, current["opportunity_id"])
+    await touch(session, current["opportunity_id"], lists=("items",))
     await write(session, I, item_id, values)
     if given.get("position") is not None:
         await _place(session, current["opportunity_id"], item_id, given["position"])
@@ -120,7 +120,7 @@ async def remove(session: AsyncSession, *, item_id: int) -> int:
     current = await fetch(session, I, item_id)
     if current is None:
         raise fail(["id"], ErrorCode.NOT_FOUND, "no such line item")
-    await touch(session, current["opportunity_id"])
+    await touch(session, current["opportunity_id"], lists=("items",))
     await session.execute(delete(I).where(I.id == item_id).execution_options(synchronize_session=False))
     await _place(session, current["opportunity_id"], None, None)
     return int(current["opportunity_id"])
@@ -134,7 +134,7 @@ async def reorder(session: AsyncSession, *, opportunity_id: int, item_gids: Sequ
     refs.want_all(["itemIds"], "OpportunityItem", item_gids)
     await refs.resolve(session)
     problems.raise_if_any()
-    await touch(session, opportunity_id, id_path="opportunityId")
+    await touch(session, opportunity_id, id_path="opportunityId", lists=("items",))
     items = await _items(session, opportunity_id)
     wanted = [refs.pk("OpportunityItem", g) for g in item_gids]
     if set(wanted) != {row["id"] for row in items} or len(wanted) != len(items):

@@ -19,11 +19,14 @@ C = m.OpportunityContact
 MAX_LINKS = 500
 
 
-async def _start(session: AsyncSession, problems: Problems, refs: Refs, opportunity_id: int) -> None:
+async def _start(
+    session: AsyncSession, problems: Problems, refs: Refs, opportunity_id: int, changes: str
+) -> None:
     """Resolve the ids, check the deal, then lock it (the version bump) before reading its links."""
     await refs.resolve(session)
     problems.raise_if_any()
-    await touch(session, opportunity_id)  # NOT_FOUND when the deal is not there or not visible
+    # NOT_FOUND when the deal is not there or not visible; `changes` is the list field it changes
+    await touch(session, opportunity_id, lists=(changes,))
 
 
 def _bounded(problems: Problems, path: str, ids: Sequence[Any]) -> list[Any]:
@@ -38,7 +41,7 @@ async def add_contacts(session: AsyncSession, *, opportunity_id: int, contact_gi
     gids = _bounded(problems, "contactIds", contact_gids)
     refs = Refs(problems)
     refs.want_all(["contactIds"], "Contact", contact_gids)
-    await _start(session, problems, refs, opportunity_id)
+    await _start(session, problems, refs, opportunity_id, "contacts")
     links = await fetch_all(session, C, C.opportunity_id == opportunity_id, C.position)
     have = {row["contact_id"] for row in links}
     org = principal(session).organization_id
@@ -54,7 +57,7 @@ async def remove_contacts(session: AsyncSession, *, opportunity_id: int, contact
     gids = _bounded(problems, "contactIds", contact_gids)
     refs = Refs(problems)
     refs.want_all(["contactIds"], "Contact", contact_gids)
-    await _start(session, problems, refs, opportunity_id)
+    await _start(session, problems, refs, opportunity_id, "contacts")
     gone = [refs.pk("Contact", g) for g in gids]
     await session.execute(
         delete(C)
@@ -94,7 +97,7 @@ async def set_lost_reasons(session: AsyncSession, *, opportunity_id: int, reason
             problems.add(
                 ["closeReasonIds", str(i)], ErrorCode.INVALID, f"{row['name']!r} is a WON reason", gid
             )
-    await _start(session, problems, refs, opportunity_id)
+    await _start(session, problems, refs, opportunity_id, "lostReasons")
     L = m.OpportunityLostReason
     await session.execute(
         delete(L).where(L.opportunity_id == opportunity_id).execution_options(synchronize_session=False)
@@ -116,7 +119,7 @@ async def set_access(
     gids = _bounded(problems, "userIds", user_gids)
     refs = Refs(problems)
     refs.want_all(["userIds"], "User", user_gids)
-    await _start(session, problems, refs, opportunity_id)
+    await _start(session, problems, refs, opportunity_id, "accessList")
     await write(session, m.Opportunity, opportunity_id, {"is_private": is_private})
     await replace_access(session, opportunity_id, [refs.pk("User", g) for g in gids], clear=True)
     return opportunity_id
@@ -139,7 +142,7 @@ async def set_tags(session: AsyncSession, *, opportunity_id: int, tags: Sequence
     """Replace the tags: trimmed, unique ignoring case (first spelling wins), at most 20."""
     problems = Problems()
     cleaned = problems.tags(["tags"], tags)
-    await _start(session, problems, Refs(problems), opportunity_id)
+    await _start(session, problems, Refs(problems), opportunity_id, "tags")
     await replace_tags(session, opportunity_id, cleaned, clear=True)
     return opportunity_id
 

@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models as m
+from app.changes import record
 from app.crud import board, custom_fields, items, links
 from app.crud.base import O, Retry, fail, fetch, lock_stages, now, principal, touch, write
 from app.crud.fields import check, derive, resolve_links
@@ -74,7 +75,21 @@ async def create(
     for pk, c in zip(ids, checked, strict=True):
         if c.values.get("stage_id") is not None:
             await board.place(session, c.values["stage_id"], pk, c.deal.position)
+    for pk, c in zip(ids, checked, strict=True):
+        record.created(session, pk, _given_lists(c))
     return ids
+
+
+def _given_lists(c: _Checked) -> tuple[str, ...]:
+    """The list fields a new deal has: only those are read back for its change."""
+    given = {
+        "items": c.items,
+        "contacts": c.deal.contact_ids,
+        "tags": c.tags,
+        "customFields": [v for v in c.custom.values() if v is not None],
+        "accessList": c.deal.access_user_ids,
+    }
+    return tuple(name for name, values in given.items() if values)
 
 
 async def default_stage(session: AsyncSession) -> int | None:
@@ -269,6 +284,7 @@ async def delete_many(session: AsyncSession, *, where: Any) -> list[int]:
     ids = [r.id for r in rows]
     if ids and {r.stage_id for r in await matching(session, O.id.in_(ids))} - {None} - stages:
         raise Retry  # one moved into a column we did not lock
+    await record.deleting(session, ids)
     for chunk in range(0, len(ids), 1000):
         stmt = delete(O).where(O.id.in_(ids[chunk : chunk + 1000]))
         await session.execute(stmt.execution_options(synchronize_session=False))

@@ -10,6 +10,7 @@ Loaders are keyed by names: an entity's (`by_id`) or a declared relation's
 
 from __future__ import annotations
 
+import inspect
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
 from typing import Any
@@ -267,7 +268,7 @@ class Loaders:
         fields = rows[0]._fields
         at = fields.index("_parent")  # once per batch: `row._mapping[...]` per row costs more
         if isinstance(build, registry.Entity):
-            from_row = build.type.from_row  # type: ignore[attr-defined]
+            from_row = _builder(build)
             for row in rows:
                 grouped[row[at]].append(from_row(row, fields))
         else:
@@ -284,8 +285,29 @@ def built(e: registry.Entity, rows: Sequence[Any]) -> list[Any]:
     """The objects of `e` for `rows`, their column names read once (see Node.from_row)."""
     if not rows:
         return []
-    fields, from_row = rows[0]._fields, e.type.from_row  # type: ignore[attr-defined]
+    fields, from_row = rows[0]._fields, _builder(e)
     return [from_row(row, fields) for row in rows]
+
+
+_BUILDERS: dict[type, Callable[[Any, Sequence[str]], Any]] = {}
+
+
+def _rows_only(from_row: Callable[[Any], Any]) -> Callable[[Any, Sequence[str]], Any]:
+    def build(row: Any, _fields: Sequence[str]) -> Any:
+        return from_row(row)
+
+    return build
+
+
+def _builder(e: registry.Entity) -> Callable[[Any, Sequence[str]], Any]:
+    """`e`'s row -> object: its `from_row(row, fields)` when it takes the batch's column names
+    (Node, CustomFieldValue), else `from_row(row)` (types with a `from_row` of their own)."""
+    made = _BUILDERS.get(e.type)
+    if made is None:
+        from_row = e.type.from_row  # type: ignore[attr-defined]
+        made = from_row if "fields" in inspect.signature(from_row).parameters else _rows_only(from_row)
+        _BUILDERS[e.type] = made
+    return made
 
 
 def build_connection(

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from sqlalchemy import func, select
 
 from app import models as m
 from app import query
+from app.changes import history as changes_history
+from app.changes.types import OpportunityChange, StageVisit
 from app.enums import Role
 from app.graphql.common import (
+    Connection,
     DateFilter,
     DateTimeFilter,
     DecimalFilter,
@@ -121,6 +124,31 @@ class Opportunity(Node):
     def items_total(self, info: Info) -> Decimal:
         items = OPPORTUNITY.relations["items"].get(info.context.loaders, self)
         return then(items, lambda rows: sum((item.amount() for item in rows), Decimal(0)))
+
+    @strawberry.field(
+        description="Every committed change of this deal, oldest first (`last:` for the newest)."
+    )
+    async def history(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size from the start (or `after`).")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Return changes after this cursor.")
+        ] = None,
+        last: Annotated[
+            int | None, strawberry.argument(description="Page size from the end: the newest.")
+        ] = None,
+        before: Annotated[
+            str | None, strawberry.argument(description="Return changes before this cursor.")
+        ] = None,
+    ) -> Connection[OpportunityChange]:
+        return await changes_history.history(info, self.pk, first, after, last, before)
+
+    @strawberry.field(description="Each stay of this deal in a stage, in time order.")
+    async def stage_history(self, info: Info) -> list[StageVisit]:
+        return await changes_history.stage_history(info, self.pk)
 
     pipeline = rel_path(
         [(m.Opportunity.stage_id, Stage), (m.Stage.pipeline_id, Pipeline)], "The stage's pipeline (board)."

@@ -11,6 +11,7 @@ from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRul
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.schema.config import BatchingConfig, StrawberryConfig
 
+from app.changes.queries import ChangeQueries
 from app.errors import BadUserInput
 from app.graphql import registry
 from app.graphql.aggregates import AggregateQueries
@@ -82,6 +83,7 @@ ROOTS = (
     LookupQueries,
     CustomFieldQueries,
     ItemQueries,
+    ChangeQueries,
 )
 
 

@@ -205,7 +205,7 @@ class GraphQLApp(GraphQL[Context, None]):
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         if isinstance(response_data, dict):
             status = _status(response_data, str(sub_response.media_type))
-            if status == 400:  # a request error: GraphQL over HTTP says no `data` at all
+            if status in (400, 403):  # a request error: GraphQL over HTTP says no `data` at all
                 response_data.pop("data", None)
             if status != 200:
                 sub_response.status_code = status
@@ -228,9 +228,11 @@ def _status(response: dict[str, Any], media_type: str) -> int:
     """The HTTP status of one result.
 
     An outage is 503 and a timeout that left nothing to answer 504, whatever the media type.
-    Under `application/graphql-response+json` a request error (the document did not parse or
-    validate, or the variables did not coerce: no data, no error with a path) is 400; under
-    `application/json` it stays 200, as clients of that media type expect.
+    Under `application/graphql-response+json` a request error (no data, no error with a
+    path: the document did not parse or validate, the variables did not coerce, or the
+    caller may not run the operation at all) is 4xx: 403 for an operation refused to the
+    caller's roles (GraphQL over HTTP: "not permitted to issue the GraphQL request"), else
+    400. Under `application/json` it stays 200, as clients of that media type expect.
     """
     errors = response.get("errors") or []
     codes = {(e.get("extensions") or {}).get("code") for e in errors}
@@ -241,7 +243,7 @@ def _status(response: dict[str, Any], media_type: str) -> int:
     if Code.TIMEOUT in codes:
         return 504
     if media_type == GRAPHQL_RESPONSE and not any("path" in e for e in errors):
-        return 400
+        return 403 if codes == {Code.FORBIDDEN} else 400
     return 200
 
 
