@@ -333,6 +333,20 @@ class IdempotencyKey(SQLModel, table=True):
     created_at: datetime = stamp()
 
 
+# persisted documents (issue 11, app/persisted.py)
+class PersistedQuery(SQLModel, table=True):
+    """An automatic persisted query (APQ): a document by the SHA-256 of its text (app/persisted.py).
+
+    Shared by every worker, machine and organization, like Apollo's APQ cache: the key is the
+    hash of the text, so a hit gives a caller only a document it already had, run as the caller.
+    """
+
+    __tablename__ = "persisted_query"
+    sha256: str = Field(primary_key=True, max_length=64)  # lower-case hex
+    document: str = Field(sa_type=Text)
+    created_at: datetime = stamp()
+
+
 # Tables whose rows belong to one organization; app.tenancy scopes each of them.
 TENANT_MODELS: tuple[type[SQLModel], ...] = (
     User,

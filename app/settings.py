@@ -84,6 +84,10 @@ class Settings:
     log_level: str = "INFO"
     # the planned executor (app/graphql/executor.py); false runs stock graphql-core
     compiled_executor: bool = True
+    # persisted documents (app/persisted.py, docs/persisted-documents.md): the path of a JSON
+    # manifest {"<sha256 hex>": "<document>"}; with only_trusted_documents nothing else runs
+    trusted_documents: str = ""
+    only_trusted_documents: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -118,6 +122,8 @@ class Settings:
             idempotency_ttl_seconds=_int("OG_IDEMPOTENCY_TTL", d.idempotency_ttl_seconds),
             log_level=os.environ.get("OG_LOG_LEVEL", d.log_level),
             compiled_executor=_bool("OG_COMPILED_EXECUTOR", d.compiled_executor),
+            trusted_documents=os.environ.get("OG_TRUSTED_DOCUMENTS", d.trusted_documents),
+            only_trusted_documents=_bool("OG_ONLY_TRUSTED_DOCUMENTS", d.only_trusted_documents),
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -9,6 +9,7 @@ rules for `application/graphql-response+json`, 503 for an outage, 504 for a time
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
@@ -33,6 +34,7 @@ from app.idempotency import Idempotency
 from app.masking import police, request_id
 from app.middleware import send_error, send_unavailable
 from app.outages import Outages, is_outage
+from app.persisted import PersistedDocuments, PersistedError
 from app.settings import Settings
 from app.tenancy import Principal
 
@@ -42,6 +44,7 @@ log = logging.getLogger("opportunity_gateway")
 NOBODY = Principal(organization_id=0, user_id=0, roles=frozenset())
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 _JSON_WHITESPACE = b" \t\r\n"
+_REGISTERED = "og.persisted"  # request state: APQ documents to store once the request ran
 
 # strawberry's refusals of the HTTP request itself, as (status, code) by their reason
 _HTTP_REFUSALS = {
@@ -81,6 +84,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.sessions = sessions
         self.outages = outages
         self.idempotency = Idempotency(settings)
+        self.persisted = PersistedDocuments(settings, schema._schema)  # a bad manifest stops start-up
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,6 +97,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 scope.setdefault("state", {})["db"] = db
                 # a request with an Idempotency-Key may be answered from its first run instead
                 response = await self.idempotency.answer(Request(scope, receive), db, self.run)
+                await self._register(scope, db)
         except HTTPException as exc:
             await self._refuse(send, exc)
             return
@@ -102,6 +107,20 @@ class GraphQLApp(GraphQL[Context, None]):
             await send_unavailable(send, self.outages, error, "the GraphQL view")
             return
         await response(scope, receive, send)
+
+    async def _register(self, scope: Scope, db: Database) -> None:
+        """Store the APQ documents this request registered and ran (app/persisted.py).
+
+        After the answer is made, in a write transaction of its own: a failure to store costs
+        only a later registration, never this answer.
+        """
+        documents = scope["state"].get(_REGISTERED)
+        if not documents:
+            return
+        try:
+            await self.persisted.register(documents, db)
+        except Exception as error:
+            log.warning("request %s: persisted documents not stored (%s)", request_id.get(), error)
 
     async def _refuse(self, send: Send, exc: HTTPException) -> None:
         reason = str(exc.reason)
@@ -135,7 +154,26 @@ class GraphQLApp(GraphQL[Context, None]):
                     'The body must be a JSON object: {"query": …, "variables": …}'
                     + (", or an array of them." if self.schema.config.batching_config else "."),
                 )
-        return await super().parse_http_body(request)
+        parsed = await super().parse_http_body(request)
+        return await self._with_document_ids(request, parsed)
+
+    async def _with_document_ids(
+        self, request: Any, parsed: GraphQLRequestData | list[GraphQLRequestData]
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """The top-level `documentId` of each operation (persisted documents), which strawberry drops."""
+        if request.method == "GET":
+            given = request.query_params.get("documentId")
+            raw: Any = None if given is None else {"documentId": given}
+        elif "application/json" in (request.content_type or ""):
+            body = await request.get_body()
+            raw = self.parse_json(body) if b'"documentId"' in body else None  # no second parse otherwise
+        else:
+            raw = None
+        if raw is None:
+            return parsed
+        if isinstance(parsed, list):
+            return [_with_document_id(data, item) for data, item in zip(parsed, raw, strict=True)]
+        return _with_document_id(parsed, raw)
 
     def _batch_of_objects(self, body: bytes) -> bool:
         if self.schema.config.batching_config is None:
@@ -185,6 +223,35 @@ class GraphQLApp(GraphQL[Context, None]):
             error = GraphQLError(message, extensions={"code": Code.TIMEOUT, "limit": "request_timeout"})
             return ExecutionResult(data=None, errors=[error])
 
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Any,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """One operation, its document first resolved when the request names it by hash."""
+        try:
+            resolved = await self.persisted.document(
+                request_data.query,
+                request_data.extensions,
+                getattr(request_data, "document_id", None),
+                context.db,
+            )
+        except PersistedError as error:
+            return ExecutionResult(data=None, errors=[error.graphql_error()])
+        if resolved.query is not request_data.query:
+            request_data = dataclasses.replace(request_data, query=resolved.query)
+        result = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        ran = result.data is not None or any(e.path is not None for e in result.errors or ())
+        if resolved.register is not None and resolved.query is not None and ran:
+            request.scope["state"].setdefault(_REGISTERED, {})[resolved.register] = resolved.query
+        return result
+
     async def process_result(self, request: Any, result: ExecutionResult) -> Any:
         result.errors = police(result.errors)
         unavailable = [
@@ -222,6 +289,19 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+
+@dataclasses.dataclass
+class _RequestData(GraphQLRequestData):
+    """Strawberry's request data and the top-level `documentId` (a persisted document's name)."""
+
+    document_id: Any = None
+
+
+def _with_document_id(data: GraphQLRequestData, raw: Any) -> GraphQLRequestData:
+    if not isinstance(raw, dict) or "documentId" not in raw:
+        return data
+    return _RequestData(**vars(data), document_id=raw["documentId"])
 
 
 def _status(response: dict[str, Any], media_type: str) -> int:
