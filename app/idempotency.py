@@ -53,6 +53,7 @@ from app.errors import Code, GatewayError
 from app.middleware import error_body
 from app.models import IdempotencyKey
 from app.outages import is_outage
+from app.persisted import PersistedDocuments, PersistedError
 from app.settings import Settings
 from app.sqltypes import utcnow
 
@@ -115,7 +116,15 @@ async def record(request: Request | None, session: AsyncSession, answer: dict[st
 class Idempotency:
     """Claims, replays and settles requests that carry an `Idempotency-Key` (module docstring)."""
 
-    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        documents: PersistedDocuments | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        # a mutation sent by its hash alone (APQ, trusted documents) is idempotent too: the
+        # digest is taken over the text the hash names
+        self.documents = documents
         self.ttl = timedelta(seconds=settings.idempotency_ttl_seconds)
         # a request cannot run longer than its time limit (plus COMMIT, shielded): past twice
         # that, a claim still running belongs to a request that died
@@ -133,7 +142,7 @@ class Idempotency:
             return _refusal(
                 400, "Idempotency-Key must be 1 to 255 visible ASCII characters, sent once.", Code.BAD_REQUEST
             )
-        digest = await self._mutation_digest(request)
+        digest = await self._mutation_digest(request, db)
         if digest is None or db.principal.api_key_id is None:
             return await run(request)  # not a mutation: simply executed, nothing stored
         if isinstance(digest, Response):
@@ -156,7 +165,7 @@ class Idempotency:
         await self._settle(db, claim, response)
         return response
 
-    async def _mutation_digest(self, request: Request) -> str | Response | None:
+    async def _mutation_digest(self, request: Request, db: Database) -> str | Response | None:
         """The hash of the request's query, variables and operationName, when it runs a mutation."""
         if "application/json" not in request.headers.get("content-type", ""):
             return None  # strawberry refuses it (415)
@@ -168,9 +177,18 @@ class Idempotency:
             return _refusal(
                 400, "An Idempotency-Key applies to one operation; send a batch without it.", Code.BAD_REQUEST
             )
-        if not isinstance(data, dict) or not isinstance(data.get("query"), str):
+        if not isinstance(data, dict):
             return None
-        query, name = data["query"], data.get("operationName")
+        query, name = data.get("query"), data.get("operationName")
+        if query is None and self.documents is not None:
+            try:
+                query = (
+                    await self.documents.document(None, data.get("extensions"), data.get("documentId"), db)
+                ).query
+            except PersistedError:
+                return None  # the view answers the miss or the refusal, and nothing runs
+        if not isinstance(query, str):
+            return None
         try:
             operation = get_operation_ast(parse(query, max_tokens=self.max_tokens), name)
         except (GraphQLError, TypeError):

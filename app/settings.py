@@ -82,6 +82,10 @@ class Settings:
     # how long a mutation's answer is kept for a retry with the same Idempotency-Key (24 h)
     idempotency_ttl_seconds: int = 86_400
     log_level: str = "INFO"
+    # GET /metrics: with a token, `Authorization: Bearer <token>` is required; without, loopback only
+    metrics_token: str = ""
+    # distinct operation names that get their own metric labels per worker; later ones are "<other>"
+    metrics_operation_names: int = 200
     # the planned executor (app/graphql/executor.py); false runs stock graphql-core
     compiled_executor: bool = True
     # persisted documents (app/persisted.py, docs/persisted-documents.md): the path of a JSON
@@ -121,6 +125,8 @@ class Settings:
             key_cache_seconds=_float("OG_KEY_CACHE_SECONDS", d.key_cache_seconds),
             idempotency_ttl_seconds=_int("OG_IDEMPOTENCY_TTL", d.idempotency_ttl_seconds),
             log_level=os.environ.get("OG_LOG_LEVEL", d.log_level),
+            metrics_token=os.environ.get("OG_METRICS_TOKEN", d.metrics_token),
+            metrics_operation_names=_int("OG_METRICS_OPERATION_NAMES", d.metrics_operation_names),
             compiled_executor=_bool("OG_COMPILED_EXECUTOR", d.compiled_executor),
             trusted_documents=os.environ.get("OG_TRUSTED_DOCUMENTS", d.trusted_documents),
             only_trusted_documents=_bool("OG_ONLY_TRUSTED_DOCUMENTS", d.only_trusted_documents),

@@ -19,7 +19,7 @@ from aiodataloader import DataLoader
 from sqlalchemy import Integer, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from app import query
+from app import metrics, query
 from app.db import Database
 from app.graphql import registry
 from app.graphql.common import Connection, Edge, PageInfo
@@ -119,7 +119,7 @@ class Loaders:
                 made.answered(keys, values)
                 return values
 
-            made = loader = self._loaders[key] = Loader(answer, max_batch_size=MAX_BATCH)
+            made = loader = self._loaders[key] = Loader(_measured(key, answer), max_batch_size=MAX_BATCH)
         return loader
 
     def clear(self) -> None:
@@ -275,6 +275,20 @@ class Loaders:
             for row in rows:
                 grouped[row[at]].append(row if build is False else row[0])
         return [grouped.get(k, []) for k in keys]
+
+
+def _measured(
+    key: Hashable, batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]
+) -> Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]:
+    """The batch function, reporting its size to og_loader_batch_size (once per batch, not per key)."""
+    # the loader's kind and relation, never its arguments: bounded by the schema
+    name = ":".join(str(part) for part in key[:2]) if isinstance(key, tuple) else str(key)
+
+    async def measured(keys: list[Any]) -> list[Any]:
+        metrics.batch_loaded(name, len(keys))
+        return await batch(keys)
+
+    return measured
 
 
 def _count_of(counter: Loader, parent: int) -> Callable[[], Awaitable[int]]:

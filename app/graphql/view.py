@@ -25,6 +25,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
+from app import metrics, telemetry
 from app.db import Database
 from app.errors import Code
 from app.graphiql import render_page
@@ -64,6 +65,13 @@ class GatewaySchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         return None
 
+    def _create_execution_context(self, *args: Any, **kwargs: Any) -> Any:
+        # the observation hook: each operation's context, read for its name and type at the end
+        execution_context = super()._create_execution_context(*args, **kwargs)
+        metrics.operation_started(execution_context)
+        telemetry.operation_started(execution_context)
+        return execution_context
+
 
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, orjson, GraphQL-over-HTTP media types, JSON errors."""
@@ -74,6 +82,7 @@ class GraphQLApp(GraphQL[Context, None]):
         settings: Settings,
         sessions: async_sessionmaker[AsyncSession],
         outages: Outages,
+        tracing: telemetry.Tracing | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -83,8 +92,9 @@ class GraphQLApp(GraphQL[Context, None]):
         self.settings = settings
         self.sessions = sessions
         self.outages = outages
-        self.idempotency = Idempotency(settings)
         self.persisted = PersistedDocuments(settings, schema._schema)  # a bad manifest stops start-up
+        self.idempotency = Idempotency(settings, self.persisted)
+        self.tracing = tracing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -244,9 +254,15 @@ class GraphQLApp(GraphQL[Context, None]):
             return ExecutionResult(data=None, errors=[error.graphql_error()])
         if resolved.query is not request_data.query:
             request_data = dataclasses.replace(request_data, query=resolved.query)
-        result = await super().execute_single(
-            request, request_adapter, sub_response, context, root_value, request_data
-        )
+        if self.tracing is None:
+            result = await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        else:
+            with self.tracing.operation(request_data):  # one span per operation, none per field
+                result = await super().execute_single(
+                    request, request_adapter, sub_response, context, root_value, request_data
+                )
         ran = result.data is not None or any(e.path is not None for e in result.errors or ())
         if resolved.register is not None and resolved.query is not None and ran:
             request.scope["state"].setdefault(_REGISTERED, {})[resolved.register] = resolved.query
@@ -254,6 +270,8 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def process_result(self, request: Any, result: ExecutionResult) -> Any:
         result.errors = police(result.errors)
+        if result.errors:
+            metrics.errors_sent([str((e.extensions or {}).get("code")) for e in result.errors])
         unavailable = [
             e for e in result.errors or () if (e.extensions or {}).get("code") == Code.SERVICE_UNAVAILABLE
         ]
