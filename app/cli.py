@@ -1,4 +1,4 @@
-"""The `opportunity-gateway` command: serve, migrate, seed, API keys, export-schema."""
+"""The `opportunity-gateway` command: serve, migrate, seed, API keys, purge-trash, export-schema."""
 
 from __future__ import annotations
 
@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     revoke = sub.add_parser("revoke-api-key", help="revoke an API key at once")
     revoke.add_argument("prefix", help="the key's visible prefix (og_<prefix>_…), as list-api-keys shows it")
 
+    purge = sub.add_parser("purge-trash", help="delete for good the deals in the trash longer than DAYS")
+    purge.add_argument("--older-than", type=float, required=True, metavar="DAYS")
+
     export = sub.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("path", nargs="?", default="schema.graphql")
     return p
@@ -68,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         "list-api-keys": _list_api_keys,
         "revoke-api-key": _revoke_api_key,
         "export-schema": _export_schema,
+        "purge-trash": _purge_trash,
     }[args.command]
     handler(args)
 
@@ -148,6 +152,29 @@ async def _new_key(
             user = await ensure_user(session, organization=organization, email=email)
             created = await create_api_key(session, user=user, roles=roles, name=name, expires_at=expires_at)
         return created.key
+    finally:
+        await engine.dispose()
+
+
+def _purge_trash(args: argparse.Namespace) -> None:
+    if args.older_than < 0:
+        sys.exit("--older-than must not be negative")
+    cutoff = datetime.now(UTC) - timedelta(days=args.older_than)
+    purged = asyncio.run(_purge(_settings().database_url, cutoff))
+    print(f"purged {purged} deal(s) deleted before {cutoff:%Y-%m-%d %H:%M} UTC")
+
+
+async def _purge(url: str, cutoff: datetime) -> int:
+    from app.crud.trash import purge_before
+    from app.db import begin_write, make_engine, make_sessionmaker
+    from app.tenancy import SESSION_KEY, UNSCOPED
+
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            session.info[SESSION_KEY] = UNSCOPED
+            await begin_write(session)
+            return await purge_before(session, cutoff)
     finally:
         await engine.dispose()
 

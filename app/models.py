@@ -229,6 +229,8 @@ class Opportunity(SQLModel, table=True):
     last_activity_at: datetime | None = stamp(required=False)
     last_contacted_at: datetime | None = stamp(required=False)
     version: int = 1
+    # set while the deal is in the trash (app/tenancy.py hides it; docs/trash.md)
+    deleted_at: datetime | None = stamp(required=False)
 
 
 class OpportunityItem(SQLModel, table=True):
@@ -421,3 +423,26 @@ class OpportunityChange(SQLModel, table=True):
 # scoped to its organization by app.tenancy like every tenant table; which of its rows a caller
 # may see beyond that is decided on its before/after states (app/changes/feed.py)
 TENANT_MODELS = (*TENANT_MODELS, OpportunityChange)
+
+
+# ---------------------------------------------------------------- trash and base currency (issue 13)
+
+
+class ExchangeRate(SQLModel, table=True):
+    """How many units of the organization's base currency one unit of `currency` is worth, from
+    `valid_from` on (until a later rate of the same currency takes over). Admins manage them."""
+
+    __tablename__ = "exchange_rate"
+    __table_args__ = (UniqueConstraint("organization_id", "currency", "valid_from"),)
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = org_fk()
+    currency: str = Field(max_length=3)
+    rate: Decimal = Field(sa_type=ExactDecimal(scale=6), nullable=False)
+    valid_from: date
+    created_at: datetime = stamp()
+
+
+# the trash of one tenant, oldest first (trashedOpportunities, purge-trash)
+_O = Opportunity.__table__.c  # type: ignore[attr-defined]
+Index("ix_opportunity_org_deleted", _O.organization_id, _O.deleted_at)
+TENANT_MODELS = (*TENANT_MODELS, ExchangeRate)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from aiodataloader import DataLoader
 from sqlalchemy import Integer, any_, bindparam, func, select
@@ -23,6 +23,7 @@ from app import metrics, query
 from app.db import Database
 from app.graphql import registry
 from app.graphql.common import Connection, Edge, PageInfo
+from app.tenancy import TRASH, TRASHED
 
 # A page may hold 1000 rows; a batch of that size keeps the statement count constant.
 MAX_BATCH = 1000
@@ -109,6 +110,7 @@ class Loaders:
         self.default_page_size = default_page_size
         self.max_page_size = max_page_size
         self._loaders: dict[Hashable, Loader] = {}
+        self._trash: Loaders | None = None
 
     def _get(self, key: Hashable, batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]) -> Loader:
         loader = self._loaders.get(key)
@@ -125,6 +127,17 @@ class Loaders:
     def clear(self) -> None:
         """Forget everything loaded so far (after a mutation changed it)."""
         self._loaders.clear()
+        self._trash = None
+
+    def in_trash(self) -> Loaders:
+        """Loaders of their own whose statements see the trash: the children of trashed deals
+        (`trashedOpportunities { nodes { items } }`), which the live loaders never see."""
+        if self._trash is None:
+            reads = cast(Database, _InTrash(self))  # the two methods and the attribute loaders use
+            self._trash = Loaders(
+                reads, default_page_size=self.default_page_size, max_page_size=self.max_page_size
+            )
+        return self._trash
 
     def by_id(self, target: registry.Target | registry.Entity) -> Loader:
         """An entity (or its GraphQL type) by primary key, or None when not visible."""
@@ -337,3 +350,20 @@ def build_connection(
         end_cursor=page.cursors[-1] if page.cursors else None,
     )
     return Connection(edges=edges, page_info=info, count=count)
+
+
+class _InTrash:
+    """Its owner's current database (a mutation swaps it), every statement pointed at the trash."""
+
+    def __init__(self, owner: Loaders) -> None:
+        self._owner = owner
+
+    @property
+    def dialect(self) -> str:
+        return self._owner.db.dialect
+
+    async def rows(self, stmt: Any) -> Sequence[Any]:
+        return await self._owner.db.rows(stmt.execution_options(**{TRASH: TRASHED}))
+
+    async def scalar(self, stmt: Any) -> Any:
+        return await self._owner.db.scalar(stmt.execution_options(**{TRASH: TRASHED}))

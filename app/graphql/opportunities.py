@@ -81,6 +81,9 @@ class Opportunity(Node):
     version: int = strawberry.field(
         description="Rises by one on every change; pass it as `expectedVersion` to update safely."
     )
+    deleted_at: datetime | None = strawberry.field(
+        description="When it went to the trash (see `trashedOpportunities`); null outside the trash."
+    )
 
     expected_revenue: strawberry.Private[Decimal | None]
     utm_source: strawberry.Private[str | None]

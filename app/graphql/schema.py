@@ -31,8 +31,10 @@ from app.graphql.mutations import Mutation
 from app.graphql.opportunities import OpportunityQueries
 from app.graphql.permissions import OperationRoles
 from app.graphql.pipelines import PipelineQueries
+from app.graphql.rates import RateQueries
 from app.graphql.relations import install_lean_resolvers
 from app.graphql.scalars import DECIMAL
+from app.graphql.trash import TrashQueries
 from app.graphql.users import User, UserQueries
 from app.ids import from_global_id
 from app.limits import execution_limits, validation_rules
@@ -87,6 +89,8 @@ ROOTS = (
     CustomFieldQueries,
     ItemQueries,
     ChangeQueries,
+    TrashQueries,
+    RateQueries,
 )
 
 
