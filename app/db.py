@@ -217,17 +217,18 @@ class Database:
         finally:
             await db.close()
 
-    async def rows(self, stmt: Any) -> Sequence[Any]:
+    async def rows(self, stmt: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:
+        """The rows of a SELECT; `params` are its bound parameters left to the execution."""
         async with self._lock:
-            return (await self._read(stmt)).all()
+            return (await self._read(stmt, params)).all()
 
     async def scalar(self, stmt: Any) -> Any:
         async with self._lock:
             return (await self._read(stmt)).scalar()
 
-    async def _read(self, stmt: Any) -> Any:
+    async def _read(self, stmt: Any, params: dict[str, Any] | None = None) -> Any:
         try:
-            result = await (await self._snapshot()).execute(stmt)
+            result = await (await self._snapshot()).execute(stmt, params)
         except DBAPIError as exc:
             # Retry only before the snapshot answered anything: a fresh connection is a
             # fresh snapshot, and mixing two in one response is what the snapshot prevents.
@@ -235,7 +236,7 @@ class Database:
                 raise
             log.warning("a pooled database connection was lost; reading again on a fresh one")
             await self._release()
-            result = await (await self._snapshot()).execute(stmt)
+            result = await (await self._snapshot()).execute(stmt, params)
         self._answered = True
         return result
 

@@ -293,10 +293,10 @@ class _TransactionReads:
             if waiting.done() and not waiting.cancelled():
                 self._lock.release()
 
-    async def rows(self, stmt: Any) -> Sequence[Any]:
+    async def rows(self, stmt: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:
         async with self._lock:
             self._check()
-            return (await self._session.execute(stmt)).all()
+            return (await self._session.execute(stmt, params)).all()
 
     async def scalar(self, stmt: Any) -> Any:
         async with self._lock:
