@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import event
@@ -174,6 +174,18 @@ async def read_retrying(read: Callable[[], Awaitable[T]]) -> T:
 _CLOSING: set[asyncio.Task[None]] = set()
 # PostgreSQL: one snapshot for the whole request, and the server knows nothing will be written.
 _SNAPSHOT = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+
+
+class Reads(Protocol):
+    """What loaders read through: the request's `Database`, or a mutation's own transaction
+    (app/graphql/mutations/mutate.py), or the trash's view of either (app/graphql/loaders.py)."""
+
+    @property
+    def dialect(self) -> str: ...
+
+    async def rows(self, stmt: Any, params: dict[str, Any] | None = None) -> Sequence[Any]: ...
+
+    async def scalar(self, stmt: Any) -> Any: ...
 
 
 class Database:

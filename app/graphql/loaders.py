@@ -13,14 +13,14 @@ from __future__ import annotations
 import inspect
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
-from typing import Any, cast
+from typing import Any
 
 from aiodataloader import DataLoader
 from sqlalchemy import Integer, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from app import metrics, query
-from app.db import Database
+from app.db import Reads
 from app.graphql import registry
 from app.graphql.common import Connection, Edge, PageInfo
 from app.tenancy import TRASH, TRASHED
@@ -105,7 +105,7 @@ class Loader(DataLoader):
 
 
 class Loaders:
-    def __init__(self, db: Database, *, default_page_size: int, max_page_size: int) -> None:
+    def __init__(self, db: Reads, *, default_page_size: int, max_page_size: int) -> None:
         self.db = db
         self.default_page_size = default_page_size
         self.max_page_size = max_page_size
@@ -133,9 +133,8 @@ class Loaders:
         """Loaders of their own whose statements see the trash: the children of trashed deals
         (`trashedOpportunities { nodes { items } }`), which the live loaders never see."""
         if self._trash is None:
-            reads = cast(Database, _InTrash(self))  # the two methods and the attribute loaders use
             self._trash = Loaders(
-                reads, default_page_size=self.default_page_size, max_page_size=self.max_page_size
+                _InTrash(self), default_page_size=self.default_page_size, max_page_size=self.max_page_size
             )
         return self._trash
 
@@ -362,8 +361,8 @@ class _InTrash:
     def dialect(self) -> str:
         return self._owner.db.dialect
 
-    async def rows(self, stmt: Any) -> Sequence[Any]:
-        return await self._owner.db.rows(stmt.execution_options(**{TRASH: TRASHED}))
+    async def rows(self, stmt: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:
+        return await self._owner.db.rows(stmt.execution_options(**{TRASH: TRASHED}), params)
 
     async def scalar(self, stmt: Any) -> Any:
         return await self._owner.db.scalar(stmt.execution_options(**{TRASH: TRASHED}))
