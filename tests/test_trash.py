@@ -188,6 +188,16 @@ async def test_delete_keeps_the_column_dense_and_restore_puts_the_card_back_exac
         "accessList": [{"id": gid("User", tenant.user_id)}],
     }
     assert await _column(engine, stage) == [("A", 1), ("B", 2), ("C", 3), ("D", 4), ("E", 5)]
+    # the history says it went and came back: the restore is a CREATED change with everything it has
+    history = await api(
+        "query($id: ID!) { opportunity(id: $id) { history(last: 2) { nodes { kind version changes { field } } } } }",
+        {"id": c},
+    )
+    went, back = history["opportunity"]["history"]["nodes"]
+    assert (went["kind"], went["version"], went["changes"]) == ("DELETED", version + 1, [])
+    assert (back["kind"], back["version"]) == ("CREATED", version + 2)
+    listed = {f["field"] for f in back["changes"]}
+    assert {"title", "stage", "position", "tags", "items", "contacts", "customFields", "accessList"} <= listed
     # not in the trash any more: a second restore finds nothing
     again = (await api(RESTORE, {"id": c}))["restoreOpportunity"]
     assert [e["code"] for e in again["errors"]] == ["NOT_FOUND"]

@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.changes import record
+from app.changes.fields import LISTS
 from app.crud import board
 from app.crud.base import O, cols, fail, lock_stages, now, principal
 from app.errors import ErrorCode
@@ -68,6 +70,9 @@ async def restore(session: AsyncSession, *, opportunity_id: int) -> int:
     if done.first() is None:  # restored or purged by someone else since we read it
         raise fail(["id"], ErrorCode.NOT_FOUND, "no such opportunity in the trash")
     await board.place(session, found["stage_id"], opportunity_id, found["position"])
+    # For every reader of the history and the feed the deal comes back into existence: a
+    # CREATED change listing everything it has (its delete was a DELETED change)
+    record.created(session, opportunity_id, LISTS)
     return opportunity_id
 
 

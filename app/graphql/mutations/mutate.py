@@ -204,8 +204,9 @@ async def _read_back(
     loaders, db = ctx.loaders, ctx.db
     loaders.clear()  # rows cached before this write are stale now
     own = _TransactionReads(session, db)
-    reads = cast(Database, own)
-    loaders.db, ctx.db = reads, reads
+    # the loaders' side is checked (Reads); resolvers that read ctx.db directly use only the
+    # same three members
+    loaders.db, ctx.db = own, cast(Database, own)
     try:
         payload = await respond(info, outcome)
         answer = await _select(info, payload)
@@ -293,10 +294,10 @@ class _TransactionReads:
             if waiting.done() and not waiting.cancelled():
                 self._lock.release()
 
-    async def rows(self, stmt: Any) -> Sequence[Any]:
+    async def rows(self, stmt: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:
         async with self._lock:
             self._check()
-            return (await self._session.execute(stmt)).all()
+            return (await self._session.execute(stmt, params)).all()
 
     async def scalar(self, stmt: Any) -> Any:
         async with self._lock:
