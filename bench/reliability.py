@@ -357,7 +357,7 @@ async def _pick(rng: random.Random, ids: list[int]) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("key")
-    ap.add_argument("run", choices=["load", "outage", "soak", "faults"])
+    ap.add_argument("run", choices=["load", "outage", "soak", "faults", "health"])
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
@@ -369,6 +369,10 @@ def main() -> None:
         asyncio.run(soak(args.key, args.requests, args.concurrency))
     elif args.run == "outage":
         asyncio.run(outage(args.key, before=5, down=10, after=10))
+    elif args.run == "health":
+        from faults import health_under_lock  # /healthz beside an exhausted pool, alone
+
+        asyncio.run(health_under_lock(args.key, hold=8, writers=60))
     else:
         from faults import faults  # the fault runs, bench/faults.py (it imports this module)
 
