@@ -1,4 +1,4 @@
-"""The `opportunity-gateway` command: serve, migrate, seed, API keys, export-schema."""
+"""The `opportunity-gateway` command: serve, migrate, seed, API keys, purge-trash, import, export, export-schema."""
 
 from __future__ import annotations
 
@@ -53,6 +53,22 @@ def _parser() -> argparse.ArgumentParser:
     revoke = sub.add_parser("revoke-api-key", help="revoke an API key at once")
     revoke.add_argument("prefix", help="the key's visible prefix (og_<prefix>_…), as list-api-keys shows it")
 
+    purge = sub.add_parser("purge-trash", help="delete for good the deals in the trash longer than DAYS")
+    purge.add_argument("--older-than", type=float, required=True, metavar="DAYS")
+    formats = ("oro", "apideck", "overplane", "onlyoffice", "nexudus")
+    imp = sub.add_parser("import", help="upsert deals from one system's JSON list (by format and record id)")
+    imp.add_argument("--format", required=True, choices=formats)
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--organization", default=DEMO_ORGANIZATION)
+    imp.add_argument("--dry-run", action="store_true", help="validate everything, write nothing, same report")
+    imp.add_argument("--no-progress", action="store_true")
+    exp = sub.add_parser("export", help="write deals as one system's JSON list")
+    exp.add_argument("--format", required=True, choices=formats)
+    exp.add_argument("--organization", default=DEMO_ORGANIZATION)
+    exp.add_argument("--filter", default=None, help="an OpportunityFilter as JSON")
+    exp.add_argument("--output", default=None, help="a file (default: standard output)")
+    exp.add_argument("--no-progress", action="store_true")
+
     export = sub.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("path", nargs="?", default="schema.graphql")
     return p
@@ -68,6 +84,9 @@ def main(argv: list[str] | None = None) -> None:
         "list-api-keys": _list_api_keys,
         "revoke-api-key": _revoke_api_key,
         "export-schema": _export_schema,
+        "purge-trash": _purge_trash,
+        "import": _import,
+        "export": _export,
     }[args.command]
     handler(args)
 
@@ -152,6 +171,29 @@ async def _new_key(
         await engine.dispose()
 
 
+def _purge_trash(args: argparse.Namespace) -> None:
+    if args.older_than < 0:
+        sys.exit("--older-than must not be negative")
+    cutoff = datetime.now(UTC) - timedelta(days=args.older_than)
+    purged = asyncio.run(_purge(_settings().database_url, cutoff))
+    print(f"purged {purged} deal(s) deleted before {cutoff:%Y-%m-%d %H:%M} UTC")
+
+
+async def _purge(url: str, cutoff: datetime) -> int:
+    from app.crud.trash import purge_before
+    from app.db import begin_write, make_engine, make_sessionmaker
+    from app.tenancy import SESSION_KEY, UNSCOPED
+
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            session.info[SESSION_KEY] = UNSCOPED
+            await begin_write(session)
+            return await purge_before(session, cutoff)
+    finally:
+        await engine.dispose()
+
+
 def _list_api_keys(args: argparse.Namespace) -> None:
     rows = asyncio.run(_keys(_settings().database_url, args.organization, args.all))
     header = ["PREFIX", "ORGANIZATION", "USER", "ROLES", "NAME", "CREATED", "LAST USED", "EXPIRES", "STATUS"]
@@ -220,6 +262,31 @@ async def _revoke(url: str, prefix: str) -> bool:
             return row is not None and await revoke_api_key(session, row.id) is not None
     finally:
         await engine.dispose()
+
+
+def _import(args: argparse.Namespace) -> None:
+    from app.interop.cli import run_import
+    from app.migrate import upgrade
+
+    url = _settings().database_url
+    upgrade(url)
+    progress = not args.no_progress
+    code = asyncio.run(
+        run_import(url, args.format, args.file, args.organization, dry_run=args.dry_run, progress=progress)
+    )
+    sys.exit(code)
+
+
+def _export(args: argparse.Namespace) -> None:
+    from app.interop.cli import run_export
+
+    url = _settings().database_url
+    progress = not args.no_progress and args.output is not None
+    sys.exit(
+        asyncio.run(
+            run_export(url, args.format, args.organization, args.filter, args.output, progress=progress)
+        )
+    )
 
 
 def _export_schema(args: argparse.Namespace) -> None:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import event
@@ -176,6 +176,18 @@ _CLOSING: set[asyncio.Task[None]] = set()
 _SNAPSHOT = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
 
 
+class Reads(Protocol):
+    """What loaders read through: the request's `Database`, or a mutation's own transaction
+    (app/graphql/mutations/mutate.py), or the trash's view of either (app/graphql/loaders.py)."""
+
+    @property
+    def dialect(self) -> str: ...
+
+    async def rows(self, stmt: Any, params: dict[str, Any] | None = None) -> Sequence[Any]: ...
+
+    async def scalar(self, stmt: Any) -> Any: ...
+
+
 class Database:
     """Every statement of a request goes through here, scoped to the request's principal.
 
@@ -217,17 +229,18 @@ class Database:
         finally:
             await db.close()
 
-    async def rows(self, stmt: Any) -> Sequence[Any]:
+    async def rows(self, stmt: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:
+        """The rows of a SELECT; `params` are its bound parameters left to the execution."""
         async with self._lock:
-            return (await self._read(stmt)).all()
+            return (await self._read(stmt, params)).all()
 
     async def scalar(self, stmt: Any) -> Any:
         async with self._lock:
             return (await self._read(stmt)).scalar()
 
-    async def _read(self, stmt: Any) -> Any:
+    async def _read(self, stmt: Any, params: dict[str, Any] | None = None) -> Any:
         try:
-            result = await (await self._snapshot()).execute(stmt)
+            result = await (await self._snapshot()).execute(stmt, params)
         except DBAPIError as exc:
             # Retry only before the snapshot answered anything: a fresh connection is a
             # fresh snapshot, and mixing two in one response is what the snapshot prevents.
@@ -235,7 +248,7 @@ class Database:
                 raise
             log.warning("a pooled database connection was lost; reading again on a fresh one")
             await self._release()
-            result = await (await self._snapshot()).execute(stmt)
+            result = await (await self._snapshot()).execute(stmt, params)
         self._answered = True
         return result
 

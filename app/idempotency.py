@@ -22,7 +22,7 @@ lost its claim (taken over after its lease) cannot record, and its mutation roll
 instead of writing twice. A claim whose request died is taken over after its lease
 (2 × OG_REQUEST_TIMEOUT) if nothing of it committed, and answered from the row if something did.
 
-What is stored (docs/operations.md, "Idempotency keys"): every answer in which a mutation
+What is stored (docs/reliability.md, "Idempotency keys"): every answer in which a mutation
 ran to its outcome, committed or refused with `errors: [UserError]` (a final answer: the
 same request would be refused the same way, and API.md says the FIRST answer is stored).
 Not stored, so a retry runs again: an answer with top-level errors and no committed write
@@ -53,6 +53,7 @@ from app.errors import Code, GatewayError
 from app.middleware import error_body
 from app.models import IdempotencyKey
 from app.outages import is_outage
+from app.persisted import PersistedDocuments, PersistedError
 from app.settings import Settings
 from app.sqltypes import utcnow
 
@@ -115,7 +116,15 @@ async def record(request: Request | None, session: AsyncSession, answer: dict[st
 class Idempotency:
     """Claims, replays and settles requests that carry an `Idempotency-Key` (module docstring)."""
 
-    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        documents: PersistedDocuments | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        # a mutation sent by its hash alone (APQ, trusted documents) is idempotent too: the
+        # digest is taken over the text the hash names
+        self.documents = documents
         self.ttl = timedelta(seconds=settings.idempotency_ttl_seconds)
         # a request cannot run longer than its time limit (plus COMMIT, shielded): past twice
         # that, a claim still running belongs to a request that died
@@ -133,7 +142,7 @@ class Idempotency:
             return _refusal(
                 400, "Idempotency-Key must be 1 to 255 visible ASCII characters, sent once.", Code.BAD_REQUEST
             )
-        digest = await self._mutation_digest(request)
+        digest = await self._mutation_digest(request, db)
         if digest is None or db.principal.api_key_id is None:
             return await run(request)  # not a mutation: simply executed, nothing stored
         if isinstance(digest, Response):
@@ -156,7 +165,7 @@ class Idempotency:
         await self._settle(db, claim, response)
         return response
 
-    async def _mutation_digest(self, request: Request) -> str | Response | None:
+    async def _mutation_digest(self, request: Request, db: Database) -> str | Response | None:
         """The hash of the request's query, variables and operationName, when it runs a mutation."""
         if "application/json" not in request.headers.get("content-type", ""):
             return None  # strawberry refuses it (415)
@@ -168,17 +177,26 @@ class Idempotency:
             return _refusal(
                 400, "An Idempotency-Key applies to one operation; send a batch without it.", Code.BAD_REQUEST
             )
-        if not isinstance(data, dict) or not isinstance(data.get("query"), str):
+        if not isinstance(data, dict):
             return None
-        query, name = data["query"], data.get("operationName")
+        query, name = data.get("query"), data.get("operationName")
+        if query is None and self.documents is not None:
+            try:
+                query = (
+                    await self.documents.document(None, data.get("extensions"), data.get("documentId"), db)
+                ).query
+            except PersistedError:
+                return None  # the view answers the miss or the refusal, and nothing runs
+        if not isinstance(query, str):
+            return None
         try:
             operation = get_operation_ast(parse(query, max_tokens=self.max_tokens), name)
         except (GraphQLError, TypeError):
             return None  # strawberry answers the parse error
         if operation is None or operation.operation != OperationType.MUTATION:
             return None
-        same = orjson.dumps([query, data.get("variables") or {}, name], option=orjson.OPT_SORT_KEYS)
-        return hashlib.sha256(same).hexdigest()
+        same = [query, _json_value(data.get("variables") or {}), name]
+        return hashlib.sha256(orjson.dumps(same, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
     async def _claim(self, db: Database, claim: Claim, digest: str) -> Response | None:
         """Hold the key (None), or the answer for a request that may not run (a replay, 409, 422)."""
@@ -303,6 +321,17 @@ def _stored(claim: Claim, response: Response | None) -> tuple[int, str] | None:
     if errors or response.status_code != 200:
         return None  # nothing written, and not a final answer: a retry runs again
     return response.status_code, bytes(response.body).decode()
+
+
+def _json_value(value: Any) -> Any:
+    """`value` as a JSON value: JSON has one number type, so `1`, `1.0` and `1e0` are the same."""
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
 
 
 def _insert_new(dialect: str, values: dict[str, Any]) -> Any:

@@ -1,6 +1,7 @@
-"""The ASGI application: /graphql (GraphiQL in a browser) and /healthz, behind the HTTP guards.
+"""The ASGI application: /graphql (GraphiQL in a browser), /healthz and /metrics, behind the HTTP guards.
 
-A request flows: app/middleware.py (request id, CORS, body, API key) → app/graphql/view.py
+A request flows: app/middleware.py (request id), app/metrics.py (observed: metrics and the
+operation log line), app/middleware.py (CORS, body, API key) → app/graphql/view.py
 (parse, run under the time limit, code and mask errors, choose the status) → the schema.
 """
 
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
+from app import metrics
 from app.auth import Keys
 from app.db import limits_for, make_engine, make_sessionmaker
 from app.errors import Code
@@ -24,11 +26,13 @@ from app.graphql.schema import build_schema
 from app.graphql.view import GraphQLApp
 from app.health import HealthCheck
 from app.live import Live
+from app.logs import log_request
 from app.memory import tune_garbage_collector
 from app.middleware import AuthMiddleware, BodyLimitMiddleware, RequestIdMiddleware, error_body
 from app.outages import Outages
 from app.ratelimit import RateLimiter
 from app.settings import Settings
+from app.telemetry import Tracing
 
 # what the browser may send and read across origins, when CORS is on
 CORS_HEADERS = ["Authorization", "Content-Type", "Accept", "X-Request-ID", "Idempotency-Key"]
@@ -45,6 +49,8 @@ CORS_EXPOSED = [
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, limits=limits_for(settings))
+    metrics.watch_engine(engine)  # statements per request
+    tracing = Tracing.for_engine(engine)  # None unless OpenTelemetry is installed and configured
     sessions = make_sessionmaker(engine)
     keys = Keys(sessions, ttl=settings.key_cache_seconds)
     outages = Outages(retry_after=settings.retry_after_seconds)
@@ -62,11 +68,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await health.close()
         await engine.dispose()
 
-    graphql = GraphQLApp(build_schema(settings), settings, sessions, outages, live)
+    graphql = GraphQLApp(build_schema(settings), settings, sessions, outages, live, tracing)
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),  # subscriptions: graphql-transport-ws (app/live/)
         Route("/healthz", health.answer, methods=["GET"]),
+        Route("/metrics", metrics.MetricsEndpoint(settings.metrics_token, engine).answer, methods=["GET"]),
     ]
     if settings.graphiql:
         routes.append(Route(GRAPHIQL_ASSETS + "/{name}", serve_asset, methods=["GET", "HEAD"]))
@@ -99,6 +106,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             expose_headers=CORS_EXPOSED,
             max_age=600,
         )
+    app.add_middleware(
+        metrics.ObserveMiddleware,
+        engine=engine,
+        names=metrics.OperationNames(settings.metrics_operation_names),
+        on_done=log_request,
+    )
     app.add_middleware(RequestIdMiddleware, outages=outages)
     app.state.engine = engine
     app.state.health = health

@@ -3,8 +3,10 @@
 Errors the gateway means to send (GatewayError subclasses, the limit rules, graphql-core's
 own parse, validation and input-coercion errors) keep their message and get a code.
 A database that cannot be reached is an outage: SERVICE_UNAVAILABLE, logged once per burst
-by the view (app/outages.py). Anything else is a bug: the caller gets INTERNAL_SERVER_ERROR
-and the request id, and the log gets the exception with its traceback under the same id.
+by the view (app/outages.py). A statement the database cancelled at its own time limit
+(`statement_timeout`, `lock_timeout`, set below the request's) is TIMEOUT, one warning line.
+Anything else is a bug: the caller gets INTERNAL_SERVER_ERROR and the request id, and the
+log gets the exception with its traceback under the same id.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from contextvars import ContextVar
 from graphql import GraphQLError, GraphQLSyntaxError
 
 from app.errors import Code, GatewayError
-from app.outages import is_outage
+from app.outages import is_outage, time_limit_of
 
 log = logging.getLogger("opportunity_gateway.errors")
 
@@ -23,6 +25,7 @@ log = logging.getLogger("opportunity_gateway.errors")
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
 UNAVAILABLE_MESSAGE = "The database cannot be reached; retry in a few seconds."
+TIME_LIMIT_MESSAGE = "The database gave up on this request at its time limit ({}); nothing of it was written."
 MASKED_MESSAGE = "Unexpected error. It was logged; quote the request id when reporting it."
 # Messages graphql-core gives input that does not coerce to the declared types.
 _INPUT_PREFIXES = ("Variable '$", "Expected value of type", "Expected type", "Argument '")
@@ -68,8 +71,8 @@ def _limit_of(error: GraphQLError) -> dict[str, str]:
     return {}
 
 
-def _with(error: GraphQLError, message: str, code: str) -> GraphQLError:
-    extensions = {**(error.extensions or {}), "code": code}
+def _with(error: GraphQLError, message: str, code: str, **more: str) -> GraphQLError:
+    extensions = {**(error.extensions or {}), "code": code, **more}
     if code == Code.QUERY_TOO_COMPLEX and "limit" not in extensions:
         extensions.update(_limit_of(error))
     return GraphQLError(
@@ -83,6 +86,13 @@ def policed(error: GraphQLError) -> GraphQLError:
         return error if (error.extensions or {}).get("code") == code else _with(error, error.message, code)
     if is_outage(error.original_error):
         return _with(error, UNAVAILABLE_MESSAGE, Code.SERVICE_UNAVAILABLE)
+    limit = time_limit_of(error.original_error)
+    if limit is not None:
+        where = ".".join(map(str, error.path or [])) or "<operation>"
+        log.warning(
+            "request %s at %s hit the database's %s and was rolled back", request_id.get(), where, limit
+        )
+        return _with(error, TIME_LIMIT_MESSAGE.format(limit), Code.TIMEOUT, limit=limit)
     refusal = _refusal(error)
     if refusal is not None:
         log.info("refused input (request %s): %s", request_id.get(), error.original_error)

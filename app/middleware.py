@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import metrics
 from app.auth import Keys
 from app.errors import Code
 from app.masking import UNAVAILABLE_MESSAGE, request_id
@@ -49,6 +50,7 @@ async def send_error(
     **extensions: Any,
 ) -> None:
     body = error_body(message, code, **extensions)
+    metrics.errors_sent([code])
     await send(
         {
             "type": "http.response.start",
@@ -248,6 +250,7 @@ class AuthMiddleware:
             return
         decision = self.limiter.hit(str(principal.api_key_id))
         if decision is not None and not decision.allowed:
+            metrics.rate_limited("api_key")
             await send_error(
                 send,
                 429,
@@ -279,6 +282,7 @@ def _bearer(scope: Scope) -> str | None:
 
 
 async def _refuse_throttled(send: Send, decision: Decision) -> None:
+    metrics.rate_limited("auth_failure")
     await send_error(
         send,
         429,

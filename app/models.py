@@ -229,6 +229,8 @@ class Opportunity(SQLModel, table=True):
     last_activity_at: datetime | None = stamp(required=False)
     last_contacted_at: datetime | None = stamp(required=False)
     version: int = 1
+    # set while the deal is in the trash (app/tenancy.py hides it; docs/trash.md)
+    deleted_at: datetime | None = stamp(required=False)
 
 
 class OpportunityItem(SQLModel, table=True):
@@ -333,6 +335,20 @@ class IdempotencyKey(SQLModel, table=True):
     created_at: datetime = stamp()
 
 
+# persisted documents (issue 11, app/persisted.py)
+class PersistedQuery(SQLModel, table=True):
+    """An automatic persisted query (APQ): a document by the SHA-256 of its text (app/persisted.py).
+
+    Shared by every worker, machine and organization, like Apollo's APQ cache: the key is the
+    hash of the text, so a hit gives a caller only a document it already had, run as the caller.
+    """
+
+    __tablename__ = "persisted_query"
+    sha256: str = Field(primary_key=True, max_length=64)  # lower-case hex
+    document: str = Field(sa_type=Text)
+    created_at: datetime = stamp()
+
+
 # Tables whose rows belong to one organization; app.tenancy scopes each of them.
 TENANT_MODELS: tuple[type[SQLModel], ...] = (
     User,
@@ -407,3 +423,55 @@ class OpportunityChange(SQLModel, table=True):
 # scoped to its organization by app.tenancy like every tenant table; which of its rows a caller
 # may see beyond that is decided on its before/after states (app/changes/feed.py)
 TENANT_MODELS = (*TENANT_MODELS, OpportunityChange)
+
+
+# ---------------------------------------------------------------- external ids (app/interop)
+
+
+class ExternalId(SQLModel, table=True):
+    """A record's id in another system: (kind, source, external id) → row, unique per organization.
+
+    `row_id` names the row of table `kind` (an entity name: "Opportunity", "Customer", …).
+    A deal's keys also fill `opportunity_id`, a real foreign key, so a purged deal takes its
+    keys with it and `Opportunity.externalIds` reads them by deal through the children loader.
+    """
+
+    __tablename__ = "external_id"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "kind", "source", "external_id", name="uq_external_id_key"),
+        Index("ix_external_id_row", "kind", "row_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = org_fk()
+    kind: str = Field(max_length=32)
+    source: str = Field(max_length=64)
+    external_id: str = Field(max_length=255)
+    row_id: int
+    opportunity_id: int | None = fk("opportunity.id", ondelete="CASCADE", index=True)
+    created_at: datetime = stamp()
+
+
+TENANT_MODELS = (*TENANT_MODELS, ExternalId)
+
+
+# ---------------------------------------------------------------- trash and base currency (issue 13)
+
+
+class ExchangeRate(SQLModel, table=True):
+    """How many units of the organization's base currency one unit of `currency` is worth, from
+    `valid_from` on (until a later rate of the same currency takes over). Admins manage them."""
+
+    __tablename__ = "exchange_rate"
+    __table_args__ = (UniqueConstraint("organization_id", "currency", "valid_from"),)
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = org_fk()
+    currency: str = Field(max_length=3)
+    rate: Decimal = Field(sa_type=ExactDecimal(scale=6), nullable=False)
+    valid_from: date
+    created_at: datetime = stamp()
+
+
+# the trash of one tenant, oldest first (trashedOpportunities, purge-trash)
+_O = Opportunity.__table__.c  # type: ignore[attr-defined]
+Index("ix_opportunity_org_deleted", _O.organization_id, _O.deleted_at)
+TENANT_MODELS = (*TENANT_MODELS, ExchangeRate)

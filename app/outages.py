@@ -54,6 +54,26 @@ def is_outage(error: BaseException | None) -> bool:
     return False
 
 
+# The database's own time limits (per connection, below the request's: app/db.py): the
+# statement was cancelled and its transaction rolls back. The request's limit, not an outage.
+_TIME_LIMITS: dict[type[BaseException], str] = {
+    asyncpg.exceptions.QueryCanceledError: "statement_timeout",  # 57014
+    asyncpg.exceptions.LockNotAvailableError: "lock_timeout",  # 55P03 (the gateway never uses NOWAIT)
+}
+
+
+def time_limit_of(error: BaseException | None) -> str | None:
+    """The database limit that cancelled `error`'s statement ("statement_timeout", "lock_timeout"), if one did."""
+    seen = 0
+    while error is not None and seen < 8:
+        seen += 1
+        for kind, limit in _TIME_LIMITS.items():
+            if isinstance(error, kind):
+                return limit
+        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
+    return None
+
+
 @dataclass
 class Outages:
     """One process's view of whether the database is reachable, and its log of outages."""

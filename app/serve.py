@@ -10,22 +10,38 @@ worker gracefully (no new connections; requests in flight complete).
 
 uvloop and httptools are named, not left to "auto", so a missing one fails at start
 instead of silently serving on the slower pure-Python loop and parser.
+
+Metrics with several workers (app/metrics.py): the supervisor gives the workers one
+PROMETHEUS_MULTIPROC_DIR, emptied at start (stale files of an earlier run would add to the
+counts), removed at exit when it made the directory itself, and tells prometheus-client when
+a worker died so that worker's gauges stop counting (its counters stay: they happened).
+Logging is app/logs.py's configuration, text or JSON, applied in every worker.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from app.logs import log_format, logging_config
+
 log = logging.getLogger("uvicorn.error")
 
 APP = "app.main:create_app"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def server_config(host: str, port: int, workers: int = 1) -> uvicorn.Config:
+    fmt = log_format()
     return uvicorn.Config(
         APP,
         factory=True,
@@ -35,6 +51,8 @@ def server_config(host: str, port: int, workers: int = 1) -> uvicorn.Config:
         loop="uvloop",
         http="httptools",
         log_level="info",
+        log_config=logging_config(fmt, os.environ.get("OG_LOG_LEVEL") or "INFO"),
+        access_log=fmt != "json",  # JSON has its own operation line per request
     )
 
 
@@ -56,9 +74,52 @@ def serve(host: str, port: int, workers: int = 1) -> None:
             port,
             workers,
         )
-        Multiprocess(config, sockets=WorkerSockets(host, port)).run()
+        with metrics_directory():
+            Supervisor(config, sockets=WorkerSockets(host, port)).run()
     finally:
         claim.close()
+
+
+@contextmanager
+def metrics_directory() -> Iterator[Path]:
+    """PROMETHEUS_MULTIPROC_DIR for the workers: the operator's (emptied) or a fresh one (removed after)."""
+    given = os.environ.get(MULTIPROC_ENV)
+    path = Path(given) if given else Path(tempfile.mkdtemp(prefix="og-metrics-"))
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(path)  # set before any worker starts: they inherit it
+    try:
+        yield path
+    finally:
+        if given:
+            for spent in path.glob("*.db"):
+                spent.unlink()
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+            os.environ.pop(MULTIPROC_ENV, None)
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's supervisor, telling prometheus-client about each worker that is gone."""
+
+    def keep_subprocess_alive(self) -> None:
+        before = {p.pid for p in self.processes}
+        super().keep_subprocess_alive()
+        self._mark_dead(before)
+
+    def restart_all(self) -> None:
+        before = {p.pid for p in self.processes}
+        super().restart_all()
+        self._mark_dead(before)
+
+    def _mark_dead(self, before: set[int | None]) -> None:
+        from prometheus_client.multiprocess import mark_process_dead
+
+        for pid in before - {p.pid for p in self.processes}:
+            if pid is not None:
+                mark_process_dead(pid)
+                log.info("worker [%d] is gone; its gauges no longer count in /metrics", pid)
 
 
 class WorkerSockets(list[socket.socket]):

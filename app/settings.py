@@ -82,6 +82,10 @@ class Settings:
     # how long a mutation's answer is kept for a retry with the same Idempotency-Key (24 h)
     idempotency_ttl_seconds: int = 86_400
     log_level: str = "INFO"
+    # GET /metrics: with a token, `Authorization: Bearer <token>` is required; without, loopback only
+    metrics_token: str = ""
+    # distinct operation names that get their own metric labels per worker; later ones are "<other>"
+    metrics_operation_names: int = 200
     # the planned executor (app/graphql/executor.py); false runs stock graphql-core
     compiled_executor: bool = True
     # subscriptions over graphql-transport-ws (docs/live.md): limits per connection and per
@@ -96,6 +100,10 @@ class Settings:
     ws_init_timeout_seconds: float = 10.0
     # SQLite has no LISTEN/NOTIFY: each worker polls the change table this often
     live_poll_seconds: float = 0.1
+    # persisted documents (app/persisted.py, docs/persisted-documents.md): the path of a JSON
+    # manifest {"<sha256 hex>": "<document>"}; with only_trusted_documents nothing else runs
+    trusted_documents: str = ""
+    only_trusted_documents: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -129,6 +137,8 @@ class Settings:
             key_cache_seconds=_float("OG_KEY_CACHE_SECONDS", d.key_cache_seconds),
             idempotency_ttl_seconds=_int("OG_IDEMPOTENCY_TTL", d.idempotency_ttl_seconds),
             log_level=os.environ.get("OG_LOG_LEVEL", d.log_level),
+            metrics_token=os.environ.get("OG_METRICS_TOKEN", d.metrics_token),
+            metrics_operation_names=_int("OG_METRICS_OPERATION_NAMES", d.metrics_operation_names),
             compiled_executor=_bool("OG_COMPILED_EXECUTOR", d.compiled_executor),
             ws_max_subscriptions=_int("OG_WS_MAX_SUBSCRIPTIONS", d.ws_max_subscriptions),
             ws_max_subscriptions_per_key=_int(
@@ -139,6 +149,8 @@ class Settings:
             ws_ping_interval_seconds=_float("OG_WS_PING_INTERVAL", d.ws_ping_interval_seconds),
             ws_init_timeout_seconds=_float("OG_WS_INIT_TIMEOUT", d.ws_init_timeout_seconds),
             live_poll_seconds=_float("OG_LIVE_POLL_SECONDS", d.live_poll_seconds),
+            trusted_documents=os.environ.get("OG_TRUSTED_DOCUMENTS", d.trusted_documents),
+            only_trusted_documents=_bool("OG_ONLY_TRUSTED_DOCUMENTS", d.only_trusted_documents),
         )
 
     def with_(self, **changes: object) -> Settings:

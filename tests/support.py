@@ -21,6 +21,7 @@ from app.db import make_sessionmaker
 from app.enums import Role
 from app.graphql.common import to_global_id
 from app.main import create_app
+from app.metrics import counts_as_statement
 from app.settings import Settings
 from app.tenancy import SESSION_KEY, UNSCOPED
 
@@ -231,7 +232,7 @@ def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
     def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if statement.startswith(_STAMPS):
             return  # the keys' last-used stamps, written by a timer off every request's path
-        if statement.lstrip().split(None, 1)[0].upper() in {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"}:
+        if counts_as_statement(statement):  # the same rule as og_sql_statements_per_request
             seen.append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", before)

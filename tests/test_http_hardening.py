@@ -65,6 +65,38 @@ async def test_request_errors_are_400_without_data_under_graphql_response_json(a
         assert legacy.json()["data"] is None and legacy.json()["errors"] == body["errors"], query
 
 
+async def test_an_operation_refused_to_the_callers_roles_is_403_under_graphql_response_json(
+    database_url: str,
+) -> None:
+    async with running_app(database_url) as (app, client):
+        viewer = Api(client, (await make_tenant(app.state.engine, "Acme", Role.VIEWER)).key)
+        mutation = 'mutation { createOpportunity(input: {title: "x"}) { opportunity { id } } }'
+        strict = await viewer.raw(mutation, headers={"Accept": GRAPHQL_RESPONSE})
+        # GraphQL over HTTP: a client not permitted to issue the request SHOULD get 403 (not 400,
+        # which tells it the request is malformed), and a request error has no `data`
+        assert strict.status_code == 403
+        assert strict.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+        assert strict.json() == {
+            "errors": [
+                {
+                    "message": "this needs the editor role",
+                    "extensions": {"code": "FORBIDDEN", "required_role": "editor"},
+                }
+            ]
+        }
+        legacy = await viewer.raw(mutation, headers={"Accept": "application/json"})
+        assert (legacy.status_code, legacy.json()) == (200, {"data": None, **strict.json()})
+        # a root field refused during execution has a path: a field error, 200 with its `data`
+        editor = Api(client, (await make_tenant(app.state.engine, "Globex", Role.EDITOR)).key)
+        field = 'mutation { revokeApiKey(id: "QXBpS2V5OjE=") { errors { code } } }'
+        refused = await editor.raw(field, headers={"Accept": GRAPHQL_RESPONSE})
+        assert refused.status_code == 200
+        assert refused.json()["data"] is None
+        assert [(e["path"], e["extensions"]["code"]) for e in refused.json()["errors"]] == [
+            (["revokeApiKey"], "FORBIDDEN")
+        ]
+
+
 async def test_errors_during_execution_stay_200_with_data_under_graphql_response_json(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -127,6 +127,35 @@ async def test_a_retried_create_creates_one_deal(api: Api, engine: AsyncEngine) 
     assert await count(engine, m.Opportunity) == 1
 
 
+async def test_a_mutation_sent_by_its_hash_alone_is_idempotent_too(
+    api: Api, engine: AsyncEngine, deal: tuple[str, int]
+) -> None:
+    """APQ: once registered, the hash stands for the text; the key's digest is over that text."""
+    gid_, pk = deal
+    digest = hashlib.sha256(UPDATE.encode()).hexdigest()
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    variables = {"id": gid_, "title": "Hashed"}
+    headers = {"Authorization": f"Bearer {api.key}"}
+
+    async def post(body: dict[str, Any], idem: str) -> httpx.Response:
+        return await api.client.post("/graphql", json=body, headers={**headers, **key(idem)})
+
+    registered = await post({"query": UPDATE, "variables": variables, "extensions": extensions}, "h-0")
+    assert registered.status_code == 200 and await stored(engine, pk) == ("Hashed", 2)
+    first = await post({"variables": variables, "extensions": extensions}, "h-1")
+    assert first.json()["data"]["updateOpportunity"]["opportunity"] == {"title": "Hashed", "version": 3}
+    again = await post({"variables": variables, "extensions": extensions}, "h-1")
+    assert again.headers["idempotent-replayed"] == "true" and again.content == first.content
+    assert await stored(engine, pk) == ("Hashed", 3)  # the retry wrote nothing
+    # the same key over the hash with other variables is another body
+    other = await post({"variables": {**variables, "title": "Other"}, "extensions": extensions}, "h-1")
+    assert (
+        other.status_code == 422
+        and other.json()["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    )
+    assert await stored(engine, pk) == ("Hashed", 3)
+
+
 async def test_the_same_body_is_the_same_after_json_parsing(
     api: Api, app_client: tuple[Any, httpx.AsyncClient], deal: tuple[str, int]
 ) -> None:
@@ -138,6 +167,18 @@ async def test_the_same_body_is_the_same_after_json_parsing(
     assert (await client.post("/graphql", content=first, headers=auth)).status_code == 200
     replay = await client.post("/graphql", content=again, headers=auth)
     assert replay.headers["idempotent-replayed"] == "true"
+    # one JSON number, however it is written; a different number is another body
+    numbers = b'{"query": %s, "variables": {"id": "%s", "input": {"probability": %s}}}'
+    query = orjson.dumps(
+        "mutation ($id: ID!, $input: UpdateOpportunityInput!) { updateOpportunity(id: $id, input: $input) { errors { code } } }"
+    )
+    sent = {**auth, **key("k-numbers")}
+    for written, replayed in ((b"40", None), (b"40.0", "true"), (b"4e1", "true"), (b"41", None)):
+        answer = await client.post(
+            "/graphql", content=numbers % (query, gid_.encode(), written), headers=sent
+        )
+        assert answer.headers.get("idempotent-replayed") == replayed, written
+        assert answer.status_code == (422 if written == b"41" else 200), written
 
 
 async def test_the_same_key_with_another_body_is_422(

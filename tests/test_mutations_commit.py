@@ -86,10 +86,10 @@ async def test_a_payload_read_that_would_fail_after_commit_is_not_made(
             yield session
         committed.append(True)
 
-    async def rows(self: Database, stmt: Any) -> Any:
+    async def rows(self: Database, stmt: Any, params: Any = None) -> Any:
         if committed:
             raise ConnectionError("the database went away after COMMIT")
-        return await original_rows(self, stmt)
+        return await original_rows(self, stmt, params)
 
     original_rows = Database.rows
     monkeypatch.setattr(Database, "transaction", then_reads_fail)
@@ -135,7 +135,7 @@ async def test_a_payload_that_cannot_be_read_rolls_the_write_back(
 
     board = await make_board(engine, tenant.organization_id)
 
-    async def rows(self: Any, stmt: Any) -> Any:
+    async def rows(self: Any, stmt: Any, params: Any = None) -> Any:
         raise ConnectionError("the connection dropped while the payload was read")
 
     monkeypatch.setattr(mutate._TransactionReads, "rows", rows)

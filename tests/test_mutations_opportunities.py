@@ -443,6 +443,10 @@ async def test_delete_one_removes_children_and_closes_the_gap(api: Api, tenant: 
     _, b, _ = [await _deal(api, title=t, stageId=stage, items=[{"itemName": "x"}], tags=["t"]) for t in "abc"]
     out = (await api(DELETE, {"id": b["id"]}))["deleteOpportunity"]
     assert out == {"deletedId": b["id"], "errors": []}
+    # a delete moves the deal to the trash (its children kept for a restore); a purge removes them
+    assert await count(engine, m.OpportunityItem) == 3
+    purge = "mutation($id: ID!) { purgeOpportunity(id: $id) { deletedId errors { code } } }"
+    assert (await api(purge, {"id": b["id"]}))["purgeOpportunity"] == {"deletedId": b["id"], "errors": []}
     assert await count(engine, m.OpportunityItem) == 2
     assert await count(engine, m.OpportunityTag) == 2
     column = await api(
@@ -556,4 +560,6 @@ async def test_managers_delete(app_client, engine, tenant: Tenant) -> None:
     deal = await _deal(api)
     out = (await api(DELETE, {"id": deal["id"]}))["deleteOpportunity"]
     assert out == {"deletedId": deal["id"], "errors": []}
-    assert await count(engine) == 0
+    # in the trash: the row is kept, and no list shows it
+    assert await count(engine) == 1
+    assert (await api("{ opportunities { totalCount } }"))["opportunities"]["totalCount"] == 0

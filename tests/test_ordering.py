@@ -63,8 +63,8 @@ def key(field: str, direction: str = "ASC", nulls: str | None = None) -> dict:
     [
         ([key("TITLE", "DESC")], ["d", "c", "b", "a"]),
         ([key("AMOUNT")], ["c", "a", "d", "b"]),  # NULL sorts as the largest value; ties by id
-        ([key("AMOUNT", "DESC")], ["b", "d", "a", "c"]),
-        ([key("AMOUNT", "DESC", "LAST")], ["d", "a", "c", "b"]),
+        ([key("AMOUNT", "DESC")], ["b", "a", "d", "c"]),  # ties by id ascending, whatever the direction
+        ([key("AMOUNT", "DESC", "LAST")], ["a", "d", "c", "b"]),
         ([key("AMOUNT", "ASC", "FIRST")], ["b", "c", "a", "d"]),
         ([key("AMOUNT", "DESC", "LAST"), key("TITLE")], ["a", "d", "c", "b"]),
         ([key("PROBABILITY", nulls="FIRST")], ["b", "a", "d", "c"]),

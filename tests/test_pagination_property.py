@@ -99,14 +99,15 @@ def sort_value(row: dict[str, Any], field: str, board: Any) -> Any:
 
 
 def reference(rows: list[Row], order: list[dict[str, Any]], board: Any) -> list[int]:
-    """The order the API promises: each key with its NULL placement, then the id in the first key's direction."""
+    """The order the API promises: each key with its NULL placement, then the id ascending whatever
+    the keys' directions."""
 
     def rank(key: dict[str, Any]) -> Any:
         desc = key["direction"] == "DESC"
         nulls_last = key["nulls"] == "LAST" if key["nulls"] else not desc  # default: NULL is largest
         return desc, nulls_last
 
-    ordered = sorted(rows, key=lambda r: r.id, reverse=order[0]["direction"] == "DESC")
+    ordered = sorted(rows, key=lambda r: r.id)  # Python's sorts are stable, reverse=True too
     for key in reversed(order):  # stable sorts, least significant key first
         desc, nulls_last = rank(key)
         present = [r for r in ordered if sort_value(r.values, key["field"], board) is not None]

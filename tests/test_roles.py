@@ -36,11 +36,13 @@ LOOKUPS = ("Pipeline", "Stage", "CloseReason", "Channel", "OpportunityType")
 def expected_role(mutation: str) -> Role:
     """docs/security.md: viewer (list, read), editor (+ create, edit), manager (+ delete),
     admin (+ custom field definitions, lookups, private records, API keys)."""
-    if mutation.endswith(("ApiKey", "CustomFieldDefinition", "CustomFieldDefinitions", *LOOKUPS)):
+    if mutation.endswith(
+        ("ApiKey", "CustomFieldDefinition", "CustomFieldDefinitions", "ExchangeRate", *LOOKUPS)
+    ):
         return Role.ADMIN
-    if mutation == "setOpportunityAccess":  # who may see a private record
+    if mutation in ("setOpportunityAccess", "purgeOpportunity"):  # who may see a private record; for good
         return Role.ADMIN
-    if mutation.startswith("delete"):
+    if mutation.startswith("delete") or mutation == "restoreOpportunity":  # the trash is a manager's
         return Role.MANAGER
     return Role.EDITOR
 
@@ -56,9 +58,8 @@ def _value(t: Any) -> Any:
     if isinstance(t, GraphQLInputObjectType):
         return {name: _value(f.type) for name, f in t.fields.items() if isinstance(f.type, GraphQLNonNull)}
     assert isinstance(t, GraphQLScalarType)
-    return {"ID": BOGUS_ID, "String": "x", "Int": 1, "Boolean": False, "Decimal": "1", "Float": 1.0}.get(
-        t.name, "x"
-    )
+    scalars = {"ID": BOGUS_ID, "String": "x", "Int": 1, "Boolean": False, "Decimal": "1", "Float": 1.0}
+    return {**scalars, "Date": "2026-01-01"}.get(t.name, "x")
 
 
 def _selection(field: GraphQLField) -> str:
@@ -131,6 +132,8 @@ async def test_every_query_field_is_open_to_viewers_and_api_keys_to_admins(
             refused = _forbidden(body)
             if name == "apiKeys" and role is not Role.ADMIN:
                 assert refused == "admin", (name, role)
+            elif name == "trashedOpportunities" and role in (Role.VIEWER, Role.EDITOR):
+                assert refused == "manager", (name, role)
             else:  # minimal arguments may be refused as input (an empty groupBy), never for the role
                 codes = {e["extensions"]["code"] for e in body.get("errors") or []}
                 assert refused is None and codes <= {"BAD_USER_INPUT"}, (name, role, body)

@@ -9,6 +9,8 @@ not a byte of either organization changes.
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -51,6 +53,7 @@ OWN_RECORD = {
     "CloseReason": "CloseReason",
     "Channel": "Channel",
     "OpportunityType": "OpportunityType",
+    "ExchangeRate": "ExchangeRate",
 }
 
 
@@ -90,6 +93,10 @@ async def _world(engine, org: Tenant) -> dict[str, int]:
         ),
     )
     [item] = await insert(engine, m.OpportunityItem(organization_id=o, opportunity_id=deal, item_name="Seat"))
+    [rate] = await insert(
+        engine,
+        m.ExchangeRate(organization_id=o, currency="GBP", rate=Decimal("1.1"), valid_from=date(2026, 1, 1)),
+    )
     async with unscoped(engine) as s:
         s.add_all(
             [
@@ -115,6 +122,7 @@ async def _world(engine, org: Tenant) -> dict[str, int]:
         "OpportunityType": board.type,
         "CustomFieldDefinition": board.definitions[0],
         "ApiKey": key,
+        "ExchangeRate": rate,
     }
 
 

@@ -4,13 +4,13 @@ Contract (docs/changes.md has the reasoning):
 
 - Writing. Every deal mutation goes through `crud.base.touch` (the version bump), `crud.
   opportunities.create` or `delete_many`; they note the deal on the session
-  (`record.touch / created / deleting`). `mutate()` then calls `record.write(session)` after
+  (`record.touch / created / deleting`; a restore from the trash is `created` again). `mutate()` then calls `record.write(session)` after
   the mutation's work (one `opportunity_change` row per deal: kind, version after, the
   changed fields with old/new values in GraphQL serialization, who, the deal's states
-  before/after) and `record.seal(session)` as the last statement before COMMIT. A mutation
+  before/after), its feed position drawn inside that INSERT. A mutation
   that rolls back (errors, a lost race, a failure) leaves no row; one that commits always
   has its rows.
-- Positions. `seq` is the feed position, assigned by `seal` in commit order (per
+- Positions. `seq` is the feed position, assigned in commit order (per
   organization), so a reader that sees position n has seen, or will see in the same
   snapshot, every position below n: following the cursor never skips a change.
   `feed.encode_cursor(seq)` / `feed.decode_cursor(text)` are the opaque cursors.

@@ -156,7 +156,8 @@ def _row(
         "organization_id": who.organization_id,
         "opportunity_id": pk,
         "kind": deal.kind.value,
-        "version": int(state["version"]),
+        # a delete moves the deal to the trash, which bumps its version (app/crud/trash.py)
+        "version": int(state["version"]) + (1 if deal.kind is ChangeKind.DELETED else 0),
         "changes": changes,
         "before": None if old is None else fields.snapshot(old),
         "after": None if new is None else fields.snapshot(new),

@@ -5,6 +5,9 @@ ones the caller cannot see; so the column is read and renumbered on the table it
 confined to the caller's organization by an explicit predicate (the tenancy hook only
 sees ORM statements), and nothing read here goes back to the caller. Callers hold the
 column's lock (`base.lock_stages`) before calling anything that renumbers.
+
+Deals in the trash are not in any column: they keep their stage and their last position
+(where a restore puts them back), but every read and shift here leaves them out.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ async def column(session: AsyncSession, stage_id: int) -> list[tuple[int, int | 
     org = principal(session).organization_id
     stmt = (
         select(T.c.id, T.c.position)
-        .where(T.c.stage_id == stage_id, T.c.organization_id == org)
+        .where(T.c.stage_id == stage_id, T.c.organization_id == org, T.c.deleted_at.is_(None))
         .order_by(T.c.position.asc().nulls_last(), T.c.id)
     )
     conn = await session.connection()
@@ -99,7 +102,7 @@ async def _stats(session: AsyncSession, stage_id: int, card: int) -> _Stats:
         func.max(pos),
         func.count(case((T.c.id == card, 1))),
         func.max(case((T.c.id == card, pos))),
-    ).where(T.c.stage_id == stage_id, T.c.organization_id == _org(session))
+    ).where(T.c.stage_id == stage_id, T.c.organization_id == _org(session), T.c.deleted_at.is_(None))
     row = (await (await session.connection()).execute(stmt)).one()
     return _Stats(*row)
 
@@ -108,7 +111,12 @@ async def _shift(
     session: AsyncSession, stage_id: int, card: int | None, delta: int, low: int, high: int | None
 ) -> None:
     """Move every other card with a position in [low, high] by `delta`."""
-    where = [T.c.stage_id == stage_id, T.c.organization_id == _org(session), T.c.position >= low]
+    where = [
+        T.c.stage_id == stage_id,
+        T.c.organization_id == _org(session),
+        T.c.deleted_at.is_(None),
+        T.c.position >= low,
+    ]
     if high is not None:
         if high < low:
             return

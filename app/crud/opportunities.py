@@ -6,12 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models as m
 from app.changes import record
-from app.crud import board, custom_fields, items, links
+from app.crud import board, custom_fields, items, links, trash
 from app.crud.base import O, Retry, fail, fetch, lock_stages, now, principal, touch, write
 from app.crud.fields import check, derive, resolve_links
 from app.crud.refs import Refs
@@ -277,7 +277,7 @@ async def update_many(session: AsyncSession, *, where: Any, given: Mapping[str, 
 
 
 async def delete_many(session: AsyncSession, *, where: Any) -> list[int]:
-    """Delete matching deals with all their children; their columns close ranks."""
+    """Move matching deals to the trash (app/crud/trash.py); their columns close ranks."""
     rows = await matching(session, where)
     stages = {r.stage_id for r in rows} - {None}
     await lock_stages(session, list(stages))
@@ -285,9 +285,7 @@ async def delete_many(session: AsyncSession, *, where: Any) -> list[int]:
     if ids and {r.stage_id for r in await matching(session, O.id.in_(ids))} - {None} - stages:
         raise Retry  # one moved into a column we did not lock
     await record.deleting(session, ids)
-    for chunk in range(0, len(ids), 1000):
-        stmt = delete(O).where(O.id.in_(ids[chunk : chunk + 1000]))
-        await session.execute(stmt.execution_options(synchronize_session=False))
+    ids = await trash.put(session, ids)
     for stage_id in sorted(stages):
         await board.close_gap(session, stage_id)
     return ids

@@ -25,12 +25,14 @@ from sqlalchemy.types import String
 
 from app import models as m
 from app.errors import BadUserInput
+from app.graphql import base_totals
 from app.graphql.context import Info
 from app.graphql.customers import Customer
 from app.graphql.enums import OpportunityStatus
 from app.graphql.lists import filter_where
 from app.graphql.opportunities import OpportunityFilter, expected_revenue_expr
 from app.graphql.pipelines import Pipeline, Stage
+from app.graphql.prefetch import selects
 from app.graphql.relations import rel
 from app.graphql.users import User
 from app.money import QUANTUM
@@ -94,6 +96,12 @@ class OpportunityAggregate:
         description="Statistics of `expectedRevenue` (the weighted forecast), one entry per currency."
     )
     probability: IntStats = strawberry.field(description="Statistics of `probability`.")
+    base_amount: MoneyStats = strawberry.field(
+        description="Statistics of `amount` in the organization's base currency, over all currencies: "
+        "each deal's amount × its rate (its conversionRate, else the organization's latest exchange "
+        "rate for its currency valid today, else 1 in the base currency), rounded to 4 decimals half "
+        "even. Deals without a rate are left out; `count` says how many were counted."
+    )
 
 
 def _stats_columns(expr: Any) -> list[Any]:
@@ -102,7 +110,7 @@ def _stats_columns(expr: Any) -> list[Any]:
 
 
 # Where each field's four columns sit in a row of the aggregate statement (after currency, count).
-AMOUNT, REVENUE, PROBABILITY = slice(2, 6), slice(6, 10), slice(10, 14)
+AMOUNT, REVENUE, PROBABILITY, BASE = slice(2, 6), slice(6, 10), slice(10, 14), slice(14, 18)
 
 
 def _money_stats(currency: str | None, values: Sequence[Any]) -> MoneyStats:
@@ -129,6 +137,7 @@ def _int_stats(per_currency: Sequence[Sequence[Any]]) -> IntStats:
 async def aggregate(info: Info, flt: Any) -> OpportunityAggregate:
     """One statement, grouped by currency; the totals over all currencies are folded here."""
     o = m.Opportunity
+    base = selects(info, "baseAmount")  # its columns only when asked for: they cost a rate lookup a row
     stmt = (
         select(
             o.currency,
@@ -136,6 +145,7 @@ async def aggregate(info: Info, flt: Any) -> OpportunityAggregate:
             *_stats_columns(o.amount),
             *_stats_columns(expected_revenue_expr()),
             *_stats_columns(o.probability),
+            *(_stats_columns(base_totals.amount()) if base else ()),
         )
         .where(await filter_where(info, flt))
         .group_by(o.currency)
@@ -147,6 +157,10 @@ async def aggregate(info: Info, flt: Any) -> OpportunityAggregate:
         amount=[_money_stats(r[0], r[AMOUNT]) for r in rows if r[AMOUNT][0]],
         expected_revenue=[_money_stats(r[0], r[REVENUE]) for r in rows if r[REVENUE][0]],
         probability=_int_stats([r[PROBABILITY] for r in rows]),
+        # not selected: never read, so not computed
+        base_amount=await base_totals.money_stats(info, MoneyStats, [r[BASE] for r in rows])
+        if base
+        else None,
     )
 
 
@@ -184,6 +198,11 @@ class OpportunityGroup:
     )
     sums: list[CurrencyTotals] = strawberry.field(
         description="Sums of amount and expectedRevenue per currency, by currency code."
+    )
+    base_sums: CurrencyTotals = strawberry.field(
+        description="Sums of amount and expectedRevenue in the organization's base currency, over all "
+        "currencies (each deal's values × its rate, as in `opportunityAggregate.baseAmount`); `count` is "
+        "the deals that have a rate, the others are left out; no such deal: count 0 and null sums."
     )
     stage_id: strawberry.Private[int | None]
     owner_id: strawberry.Private[int | None]
@@ -249,12 +268,14 @@ _JOINS: dict[str, Callable[[], tuple[Any, Any]]] = {
 }
 
 
-def groups_statement(group_by: Sequence[OpportunityGroupBy], where: Any) -> Any:
+def groups_statement(group_by: Sequence[OpportunityGroupBy], where: Any, *, base: bool = False) -> Any:
     keys = [GROUP_KEYS[g] for g in group_by]
     values = [k.value().label(f"_g{i}") for i, k in enumerate(keys)]
     sort = [term for k, v in zip(keys, values, strict=True) for term in (*k.order(), v)]
     o = m.Opportunity
     stmt = select(*values, o.currency, func.count(), func.sum(o.amount), func.sum(expected_revenue_expr()))
+    if base:
+        stmt = stmt.add_columns(*base_totals.sums_columns(expected_revenue_expr()))
     stmt = stmt.select_from(o)
     for join in dict.fromkeys(j for k in keys for j in k.joins):
         stmt = stmt.outerjoin(*_JOINS[join]())
@@ -265,8 +286,11 @@ def groups_statement(group_by: Sequence[OpportunityGroupBy], where: Any) -> Any:
     )
 
 
-def fold_groups(group_by: Sequence[OpportunityGroupBy], rows: Sequence[Any]) -> list[OpportunityGroup]:
-    """Rows come one per (group, currency), already in group order; gather each group's currencies."""
+def fold_groups(
+    group_by: Sequence[OpportunityGroupBy], rows: Sequence[Any], base_currency: str | None = None
+) -> list[OpportunityGroup]:
+    """Rows come one per (group, currency), already in group order; gather each group's currencies
+    (and, with `base_currency`, add up their base-currency columns)."""
     keys = [GROUP_KEYS[g] for g in group_by]
     n = len(keys)
     groups: dict[tuple[Any, ...], OpportunityGroup] = {}
@@ -279,8 +303,11 @@ def fold_groups(group_by: Sequence[OpportunityGroupBy], rows: Sequence[Any]) -> 
             )
             for k, value in zip(keys, key, strict=True):
                 fields[k.attr] = None if value is None else k.convert(value)
-            group = groups[key] = OpportunityGroup(count=0, sums=[], **fields)
-        currency, count, amount, revenue = row[n:]
+            base_sums = CurrencyTotals(currency=base_currency, count=0, amount=None, expected_revenue=None)
+            group = groups[key] = OpportunityGroup(count=0, sums=[], base_sums=base_sums, **fields)
+        currency, count, amount, revenue = row[n : n + 4]
+        if base_currency is not None:
+            base_totals.add_sums(group.base_sums, row[n + 4 : n + 7])
         group.count += count
         group.sums.append(
             CurrencyTotals(currency=currency, count=count, amount=amount, expected_revenue=revenue)
@@ -293,8 +320,10 @@ async def groups(info: Info, group_by: list[OpportunityGroupBy], flt: Any) -> li
         raise BadUserInput("`groupBy` needs at least one key", argument="groupBy")
     if len(set(group_by)) != len(group_by):
         raise BadUserInput("`groupBy` names a key twice", argument="groupBy")
-    rows = await info.context.db.rows(groups_statement(group_by, await filter_where(info, flt)))
-    return fold_groups(group_by, rows)
+    base = selects(info, "baseSums")
+    where = await filter_where(info, flt)
+    rows = await info.context.db.rows(groups_statement(group_by, where, base=base))
+    return fold_groups(group_by, rows, await base_totals.currency(info) if base else None)
 
 
 # ---------------------------------------------------------------- root fields

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import strawberry
@@ -35,9 +36,9 @@ class CustomFieldValue:
     )
 
     @classmethod
-    def from_row(cls, row: object) -> CustomFieldValue:
-        obj = cls.__new__(cls)
-        obj.__dict__ = row._asdict()  # type: ignore[attr-defined]
+    def from_row(cls, row: Any, fields: Sequence[str] | None = None) -> CustomFieldValue:
+        obj = cls.__new__(cls)  # as Node.from_row: `fields` read once per batch
+        obj.__dict__ = dict(zip(row._fields if fields is None else fields, row, strict=True))
         return obj
 
     # Both read the definition through its relation, so the prefetch plan loads it for them.

@@ -63,12 +63,24 @@ from app.graphql.field_plans import (
 # Values of these exact types are neither awaitable nor exceptions: no need to ask
 # `is_awaitable` (a call per value) before serializing or storing them.
 _INERT = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict, Decimal, datetime, date})
+# The schema's object classes seen so far whose values are neither awaitable nor exceptions. Both
+# follow from the class for them (`__await__` and exception-ness are looked up on the type; only
+# generators are awaitable per instance, and they are no strawberry type), so once one instance
+# of a class was checked, the rest of a 1000-row page is not asked again: a set lookup, not
+# `isinstance` plus strawberry's `is_awaitable` per object.
+_PLAIN_OBJECTS: set[type] = set()
+
+
+def _learn_plain(value: Any) -> None:
+    cls = type(value)
+    if hasattr(cls, "__strawberry_definition__") and not issubclass(cls, BaseException):
+        _PLAIN_OBJECTS.add(cls)
 
 
 class Step:
     """One response key of one collected selection set, bound to this execution."""
 
-    __slots__ = ("fields", "key", "nodes", "plan", "resolve")
+    __slots__ = ("fields", "key", "nodes", "plan", "resolve", "sub")
 
     def __init__(self, key: str, fields: FieldDetailsList, plan: FieldPlan, default: Any) -> None:
         self.key = key
@@ -76,6 +88,9 @@ class Step:
         self.nodes = [detail.node for detail in fields]
         self.plan = plan
         self.resolve = plan.resolve or default
+        # the sub-selection of an object field, collected and bound at its first object: the
+        # same for every object of a list (graphql-core memoizes it on `fields` too)
+        self.sub: tuple[GroupedFieldSet, Any, tuple[Step, ...] | None] | None = None
 
 
 class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -88,6 +103,8 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         self._fast = middleware is None or middleware._middleware_resolvers is None
         self._plans = plans_of(self.schema, self.operation) if self._fast else None
         self._steps: dict[int, tuple[GroupedFieldSet, tuple[Step, ...]]] = {}
+        # relation fields read only `info.context.loaders`: called with these directly
+        self._loaders = getattr(self.context_value, "loaders", None)
 
     def steps_of(self, parent_type: GraphQLObjectType, fields: GroupedFieldSet) -> tuple[Step, ...]:
         # graphql-core memoizes collected sub-selections per execution, so the same
@@ -123,12 +140,25 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
+        return self.run_steps(
+            parent_type, source_value, path, self.steps_of(parent_type, grouped_field_set), position_context
+        )
+
+    def run_steps(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        steps: tuple[Step, ...],
+        position_context: Any,
+    ) -> Any:
+        """`execute_fields` over a bound selection set."""
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         type_name = parent_type.name
         try:
-            for step in self.steps_of(parent_type, grouped_field_set):
+            for step in steps:
                 key, plan = step.key, step.plan
                 kind = plan.kind
                 if kind == TYPENAME:
@@ -213,6 +243,15 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         """Resolve and complete one planned field, as `execute_field` would."""
+        relation, loaders = plan.relation, self._loaders
+        if relation is not None and loaders is not None:
+            # the lean relation resolver is `relation.get(info.context.loaders, source)`
+            try:
+                value = relation.get(loaders, source)
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, plan.return_type, step.fields, path)
+                return None
+            return self.complete_planned(step, plan, parent_type, path, value, position_context, None)
         info = (
             self.build_resolve_info(plan.field_def, step.nodes, parent_type, path)
             if plan.pass_info and plan.field_def is not None
@@ -241,7 +280,7 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         if value is None:
             if not plan.nonnull:
                 return None
-        elif isinstance(value, Exception) or self.is_awaitable(value):
+        elif type(value) not in _PLAIN_OBJECTS and (isinstance(value, Exception) or self.is_awaitable(value)):
             pass
         elif kind == LEAF:
             try:
@@ -256,9 +295,8 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         ):
             try:
                 if kind == OBJECT:
-                    completed = self.complete_object(
-                        plan.object_type, step.fields, path, value, position_context
-                    )
+                    _learn_plain(value)
+                    completed = self.complete_object(step, path, value, position_context)
                 else:
                     completed = self.complete_items(step, plan, parent_type, path, value, position_context)
             except Exception as raw_error:
@@ -296,18 +334,17 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
         return completed
 
-    def complete_object(
-        self,
-        object_type: GraphQLObjectType,
-        fields: FieldDetailsList,
-        path: Path,
-        value: Any,
-        position_context: Any,
-    ) -> Any:
-        """`collect_and_execute_subfields`, straight to `execute_fields` without incremental delivery."""
-        sub_fields, defer_usages, _ = self.collect_subfields(object_type, fields)
-        if position_context is None and not defer_usages:
-            return self.execute_fields(object_type, value, path, sub_fields, None)
+    def complete_object(self, step: Step, path: Path, value: Any, position_context: Any) -> Any:
+        """`collect_and_execute_subfields`, straight to the bound steps without incremental delivery."""
+        object_type = step.plan.object_type
+        sub = step.sub
+        if sub is None:
+            sub_fields, defer_usages, _ = self.collect_subfields(object_type, step.fields)
+            steps = None if defer_usages else self.steps_of(object_type, sub_fields)
+            sub = step.sub = (sub_fields, defer_usages, steps)
+        sub_fields, defer_usages, steps = sub
+        if position_context is None and steps is not None:
+            return self.run_steps(object_type, value, path, steps, None)
         return self.execute_collected_subfields(
             object_type, value, path, sub_fields, defer_usages, position_context
         )
@@ -331,10 +368,10 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         """`complete_iterable_value` for a list of leaves or objects, item by item in one loop."""
-        is_awaitable = self.is_awaitable
+        is_awaitable, plain = self.is_awaitable, _PLAIN_OBJECTS
         fields, item_type, item_nonnull = step.fields, plan.item_type, plan.item_nonnull
         leaves = plan.item_kind == LEAF
-        coerce, same, object_type, is_type_of = plan.coerce, plan.same, plan.object_type, plan.is_type_of
+        coerce, same, is_type_of = plan.coerce, plan.same, plan.is_type_of
         completed: list[Any] = []
         append = completed.append
         awaitable_indices: list[int] = []
@@ -352,7 +389,7 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
                 elif leaves and type(item) is same:
                     append(item)
                     continue
-                elif isinstance(item, Exception) or is_awaitable(item):
+                elif type(item) not in plain and (isinstance(item, Exception) or is_awaitable(item)):
                     pass
                 elif leaves:
                     try:
@@ -365,8 +402,10 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
                         append(coerced)
                         continue
                 elif is_type_of is None or is_type_of(item, None):
+                    if type(item) not in plain:
+                        _learn_plain(item)
                     try:
-                        sub = self.complete_object(object_type, fields, item_path, item, position_context)
+                        sub = self.complete_object(step, item_path, item, position_context)
                     except Exception as raw_error:
                         self.handle_field_error(raw_error, item_type, fields, item_path)
                         append(None)

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from enum import Enum
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from graphql import (
+    GraphQLEnumType,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -66,6 +68,7 @@ class FieldPlan:
         "nonnull",
         "object_type",
         "pass_info",
+        "relation",
         "resolve",
         "return_type",
         "same",
@@ -80,6 +83,7 @@ class FieldPlan:
         # strawberry's resolver of a field without resolver nor extensions ignores `info`
         self.pass_info = not getattr(self.resolve, "_is_default", False)
         self.attr = None if self.pass_info else _attribute_of(self.resolve)
+        self.relation: Any = _relation_of(field_def) if field_def is not None else None
         self.coerce: Any = None
         self.same: type | None = None  # values of this exact type the serializer returns as they are
         self.object_type: Any = None
@@ -105,6 +109,24 @@ def _attribute_of(resolve: Any) -> str | None:
     return None
 
 
+def _relation_of(field_def: GraphQLField) -> Any:
+    """The relation whose lean resolver graphql-core calls for this field, if any.
+
+    That resolver is `relation.get(info.context.loaders, source)` and reads nothing else of
+    `info` (app/graphql/relations.py), so the executor calls `relation.get` itself and
+    builds no info object: one per related object of every row otherwise.
+    """
+    from app.graphql.registry import REL
+    from app.graphql.relations import LEAN
+
+    definition = (field_def.extensions or {}).get("strawberry-definition")
+    metadata = getattr(definition, "metadata", None) or {}
+    lean = metadata.get(LEAN)
+    if lean is not None and lean is field_def.resolve:
+        return metadata.get(REL)
+    return None
+
+
 # graphql-core's serializers that return a value of this exact type unchanged
 _IDENTITY = {serialize_string: str, serialize_id: str, serialize_boolean: bool}
 
@@ -116,6 +138,33 @@ def _is_strawberry_type_check(is_type_of: Any) -> bool:
 
 def _object_ok(t: GraphQLObjectType) -> bool:
     return t.is_type_of is None or _is_strawberry_type_check(t.is_type_of)
+
+
+def _serializer(leaf: Any) -> Any:
+    """The leaf type's serializer; an enum's remembers the name of each member it has serialized.
+
+    Strawberry's enum serializer compares the value with every member of the enum in turn, per
+    value; a member's name never changes, so after the first it is one dict lookup. Only members
+    of an `Enum` class are remembered, keyed by their exact class (a `str` enum's member equals
+    its plain string, which must still go through the serializer).
+    """
+    coerce = leaf.coerce_output_value
+    if not isinstance(leaf, GraphQLEnumType):
+        return coerce
+    names: dict[type, dict[Any, Any]] = {}
+
+    def serialize_enum(value: Any) -> Any:
+        known = names.get(type(value))
+        if known is not None:
+            name = known.get(value)
+            if name is not None:
+                return name
+        name = coerce(value)
+        if isinstance(value, Enum) and isinstance(name, str):
+            names.setdefault(type(value), {})[value] = name
+        return name
+
+    return serialize_enum
 
 
 def compile_field(schema: GraphQLSchema, parent_type: GraphQLObjectType, nodes: list[FieldNode]) -> FieldPlan:
@@ -136,7 +185,7 @@ def compile_field(schema: GraphQLSchema, parent_type: GraphQLObjectType, nodes: 
     plan.nonnull = isinstance(t, GraphQLNonNull)
     inner = t.of_type if isinstance(t, GraphQLNonNull) else t
     if is_leaf_type(inner):
-        plan.kind, plan.coerce = LEAF, inner.coerce_output_value
+        plan.kind, plan.coerce = LEAF, _serializer(inner)
         plan.same = _IDENTITY.get(plan.coerce)
     elif is_object_type(inner) and _object_ok(inner):
         plan.kind, plan.object_type, plan.is_type_of = OBJECT, inner, inner.is_type_of
@@ -146,7 +195,7 @@ def compile_field(schema: GraphQLSchema, parent_type: GraphQLObjectType, nodes: 
         plan.item_nonnull = isinstance(item, GraphQLNonNull)
         named = item.of_type if isinstance(item, GraphQLNonNull) else item
         if is_leaf_type(named):
-            plan.kind, plan.item_kind, plan.coerce = LIST, LEAF, named.coerce_output_value
+            plan.kind, plan.item_kind, plan.coerce = LIST, LEAF, _serializer(named)
             plan.same = _IDENTITY.get(plan.coerce)
         elif is_object_type(named) and _object_ok(named):
             plan.kind, plan.item_kind = LIST, OBJECT

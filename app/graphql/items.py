@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import strawberry
+from sqlalchemy import func, select
+from sqlmodel import col
 
 from app import models as m
 from app import money
+from app.base_currency import deal_rate, in_base, in_base_exact
 from app.graphql.common import DecimalFilter, IntFilter, Node, StringFilter
 from app.graphql.registry import entity
 from app.graphql.relations import one_root, rel
+from app.sqltypes import ExactDecimal
 
 
 @strawberry.type(description="One product or service line of a deal.")
@@ -25,7 +30,11 @@ class OpportunityItem(Node):
     image_url: str | None = strawberry.field(description="Picture URL.")
     quantity: Decimal = strawberry.field(description="How many units.")
     rate: Decimal = strawberry.field(description="Price of one unit, in the deal's currency.")
-    base_rate: Decimal | None = strawberry.field(description="Price of one unit in the base currency.")
+    base_rate: Decimal | None = strawberry.field(
+        description="Price of one unit in the base currency: as given, else rate × the deal's rate to the "
+        "base currency (see `opportunityAggregate.baseAmount`), 4 decimals half even; null when the deal "
+        "has no rate."
+    )
     opportunity_id: strawberry.Private[int]
     opportunity = rel(m.OpportunityItem.opportunity_id, "Opportunity", "The deal this line belongs to.")
 
@@ -33,9 +42,9 @@ class OpportunityItem(Node):
     def amount(self) -> Decimal:
         return money.product(self.quantity, self.rate)
 
-    @strawberry.field(description="quantity × baseRate, when a base rate is known.")
+    @strawberry.field(description="quantity × baseRate (4 decimals, half even); null without a baseRate.")
     def base_amount(self) -> Decimal | None:
-        return None if self.base_rate is None else money.product(self.quantity, self.base_rate)
+        return in_base_exact(self.quantity, self.base_rate)
 
 
 ITEM = entity(
@@ -55,6 +64,16 @@ ITEM = entity(
     default_order=(("POSITION", False),),
 )
 OpportunityItemFilter = ITEM.filter
+
+
+def _base_rate() -> Any:
+    """The stored base rate, else rate × the deal's rate, read as the item's `base_rate` column."""
+    item, deal = m.OpportunityItem, m.Opportunity
+    rate = select(deal_rate()).where(col(deal.id) == item.opportunity_id).correlate(item).scalar_subquery()
+    return func.coalesce(item.base_rate, in_base(item.rate, rate), type_=ExactDecimal()).label("base_rate")
+
+
+ITEM.columns = tuple(_base_rate() if c.key == "base_rate" else c for c in ITEM.columns)
 
 
 @strawberry.type

@@ -83,10 +83,20 @@ async def filter_where(info: Info, flt: Any) -> Any:
     return query.compile_filter(flt)
 
 
-async def root_connection(info: Info, e: registry.Entity, args: ListArgs) -> Connection[Any]:
-    """A top-level list: one statement for the page, one more only if totalCount is selected."""
+async def root_connection(
+    info: Info,
+    e: registry.Entity,
+    args: ListArgs,
+    *,
+    default_order: Sequence[tuple[str, bool]] | None = None,
+    trash: str | None = None,
+) -> Connection[Any]:
+    """A top-level list: one statement for the page, one more only if totalCount is selected.
+
+    `trash` (a deal state of app.tenancy) points its statements at the trash instead of live deals.
+    """
     ctx = info.context
-    keys = order_keys(e.spec, args.order_by)
+    keys = order_keys(e.spec, args.order_by, default_order)
     plan = query.plan_page(
         args.page,
         keys,
@@ -96,6 +106,9 @@ async def root_connection(info: Info, e: registry.Entity, args: ListArgs) -> Con
     where = await filter_where(info, args.filter)
     counting = select(func.count()).select_from(e.model).where(where)
     stmt = select(*e.columns).where(where)
+    if trash is not None:
+        counting = counting.execution_options(og_trash=trash)
+        stmt = stmt.execution_options(og_trash=trash)
     counted = prefetch.selects(info, "totalCount")
     if counted:
         # The total rides along as an uncorrelated subquery (evaluated once, scoped by the tenancy
@@ -113,7 +126,7 @@ async def root_connection(info: Info, e: registry.Entity, args: ListArgs) -> Con
 
     connection = build_connection(e, page, count)
     loader = ctx.loaders.by_id(e)
-    for edge in connection.edges:
+    for edge in connection.edges if trash is None else ():  # `node(id:)` never answers from the trash
         loader.prime(edge.node.pk, edge.node)
     await prefetch.below_connection(info, [edge.node for edge in connection.edges])
     return connection

@@ -10,6 +10,7 @@ Loaders are keyed by names: an entity's (`by_id`) or a declared relation's
 
 from __future__ import annotations
 
+import inspect
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
 from typing import Any
@@ -18,10 +19,11 @@ from aiodataloader import DataLoader
 from sqlalchemy import Integer, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from app import query
-from app.db import Database
+from app import metrics, query
+from app.db import Reads
 from app.graphql import registry
 from app.graphql.common import Connection, Edge, PageInfo
+from app.tenancy import TRASH, TRASHED
 
 # A page may hold 1000 rows; a batch of that size keeps the statement count constant.
 MAX_BATCH = 1000
@@ -34,7 +36,37 @@ def keys_in(expr: Any, keys: Sequence[int], dialect: str) -> Any:
     return expr.in_(list(keys))
 
 
+def keys_param(expr: Any, dialect: str) -> Any:
+    """`keys_in` with the keys left to the execution (`{"keys": [...]}`), for a statement built once."""
+    if dialect == "postgresql":
+        return expr == any_(bindparam("keys", type_=ARRAY(Integer)))
+    return expr.in_(bindparam("keys", expanding=True))
+
+
+# The statements of the key-only batches (by id, children, links, values), built once per process:
+# they depend on the relation and the dialect only, and building one costs more than running it
+# through SQLAlchemy's compiled cache. The tenancy hook scopes each execution as before.
+_STATEMENTS: dict[Hashable, Any] = {}
+
+
+def _statement(key: Hashable, build: Callable[[], Any]) -> Any:
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = build()
+    return stmt
+
+
+_MISSING: Any = object()
+
+
 class Loader(DataLoader):
+    """aiodataloader's loader, with the values it has loaded readable without a future."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # key -> value for every key whose batch (or prime) has answered: what `get` returns
+        self.values: dict[Any, Any] = {}
+
     def get(self, key: Any) -> Any:
         """The value when this request has loaded it already, else an awaitable of it.
 
@@ -42,28 +74,69 @@ class Loader(DataLoader):
         relation fields return plain objects and graphql-core completes them without
         an awaitable each; anything not loaded yet still goes through the batch.
         """
-        future = self._cache.get(key)  # aiodataloader caches one future per key
-        if future is not None and future.done() and not future.cancelled() and future.exception() is None:
-            return future.result()
+        value = self.values.get(key, _MISSING)  # one lookup, not a future's four calls
+        if value is not _MISSING:
+            return value
         return self.load(key)
+
+    def answered(self, keys: list[Any], values: list[Any]) -> None:
+        """A batch answered: its values are known (errors stay with their futures)."""
+        if len(keys) == len(values):
+            known = self.values
+            for key, value in zip(keys, values, strict=True):
+                if not isinstance(value, BaseException):
+                    known[key] = value
+
+    def prime(self, key: Any, value: Any) -> Loader:
+        if key not in self._cache and not isinstance(value, BaseException):
+            self.values[key] = value
+        super().prime(key, value)
+        return self
+
+    def clear(self, key: Any) -> Loader:
+        self.values.pop(key, None)
+        super().clear(key)
+        return self
+
+    def clear_all(self) -> Loader:
+        self.values.clear()
+        super().clear_all()
+        return self
 
 
 class Loaders:
-    def __init__(self, db: Database, *, default_page_size: int, max_page_size: int) -> None:
+    def __init__(self, db: Reads, *, default_page_size: int, max_page_size: int) -> None:
         self.db = db
         self.default_page_size = default_page_size
         self.max_page_size = max_page_size
         self._loaders: dict[Hashable, Loader] = {}
+        self._trash: Loaders | None = None
 
     def _get(self, key: Hashable, batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]) -> Loader:
         loader = self._loaders.get(key)
         if loader is None:
-            loader = self._loaders[key] = Loader(batch, max_batch_size=MAX_BATCH)
+
+            async def answer(keys: list[Any]) -> list[Any]:
+                values = await batch(keys)
+                made.answered(keys, values)
+                return values
+
+            made = loader = self._loaders[key] = Loader(_measured(key, answer), max_batch_size=MAX_BATCH)
         return loader
 
     def clear(self) -> None:
         """Forget everything loaded so far (after a mutation changed it)."""
         self._loaders.clear()
+        self._trash = None
+
+    def in_trash(self) -> Loaders:
+        """Loaders of their own whose statements see the trash: the children of trashed deals
+        (`trashedOpportunities { nodes { items } }`), which the live loaders never see."""
+        if self._trash is None:
+            self._trash = Loaders(
+                _InTrash(self), default_page_size=self.default_page_size, max_page_size=self.max_page_size
+            )
+        return self._trash
 
     def by_id(self, target: registry.Target | registry.Entity) -> Loader:
         """An entity (or its GraphQL type) by primary key, or None when not visible."""
@@ -72,9 +145,14 @@ class Loaders:
         if loader is not None:
             return loader
 
+        dialect = self.db.dialect
+        stmt = _statement(
+            ("id", e.name, dialect), lambda: select(*e.columns).where(keys_param(e.model.id, dialect))
+        )
+
         async def batch(keys: list[int]) -> list[Any]:
-            stmt = select(*e.columns).where(keys_in(e.model.id, keys, self.db.dialect))
-            found = {row.id: e.build(row) for row in await self.db.rows(stmt)}
+            rows = await self.db.rows(stmt, {"keys": keys})
+            found = {row.id: obj for row, obj in zip(rows, built(e, rows), strict=True)}
             return [found.get(k) for k in keys]
 
         return self._get(("id", e.name), batch)
@@ -85,10 +163,18 @@ class Loaders:
         if loader is not None:
             return loader
 
+        dialect = self.db.dialect
+        stmt = _statement(
+            ("children", key, dialect),
+            lambda: (
+                select(*e.columns, column.label("_parent"))
+                .where(keys_param(column, dialect))
+                .order_by(*order, *e.primary_key)
+            ),
+        )
+
         async def batch(keys: list[int]) -> list[list[Any]]:
-            stmt = select(*e.columns, column.label("_parent"))
-            stmt = stmt.where(keys_in(column, keys, self.db.dialect)).order_by(*order, *e.primary_key)
-            return self._group(keys, await self.db.rows(stmt), e.build)
+            return self._group(keys, await self.db.rows(stmt, {"keys": keys}), e)
 
         return self._get(key, batch)
 
@@ -98,14 +184,19 @@ class Loaders:
         if loader is not None:
             return loader
 
-        async def batch(keys: list[int]) -> list[list[Any]]:
-            stmt = (
+        dialect = self.db.dialect
+        stmt = _statement(
+            ("through", key, dialect),
+            lambda: (
                 select(*e.columns, link_parent.label("_parent"))
                 .join(link_target.class_, link_target == e.model.id)
-                .where(keys_in(link_parent, keys, self.db.dialect))
+                .where(keys_param(link_parent, dialect))
                 .order_by(order, e.model.id)
-            )
-            return self._group(keys, await self.db.rows(stmt), e.build)
+            ),
+        )
+
+        async def batch(keys: list[int]) -> list[list[Any]]:
+            return self._group(keys, await self.db.rows(stmt, {"keys": keys}), e)
 
         return self._get(key, batch)
 
@@ -115,10 +206,14 @@ class Loaders:
         if loader is not None:
             return loader
 
+        dialect = self.db.dialect
+        stmt = _statement(
+            ("values", key, dialect),
+            lambda: select(value, parent.label("_parent")).where(keys_param(parent, dialect)).order_by(order),
+        )
+
         async def batch(keys: list[int]) -> list[list[Any]]:
-            stmt = select(value, parent.label("_parent"))
-            stmt = stmt.where(keys_in(parent, keys, self.db.dialect)).order_by(order)
-            return self._group(keys, await self.db.rows(stmt), lambda r: r[0])
+            return self._group(keys, await self.db.rows(stmt, {"keys": keys}), None)
 
         return self._get(key, batch)
 
@@ -148,7 +243,7 @@ class Loaders:
         async def batch(parents: list[int]) -> list[Connection[Any]]:
             base = select(*e.columns).where(where, keys_in(partition, parents, self.db.dialect))
             rows = await self.db.rows(query.paged_per_parent(base, partition, plan))
-            grouped = self._group(parents, rows, lambda r: r)
+            grouped = self._group(parents, rows, False)
             counter = self.count(key, e.model, partition, where, cache_key)
             pages = [
                 build_connection(e, query.read_page(group, plan, keys), _count_of(counter, parent))
@@ -176,22 +271,76 @@ class Loaders:
         return self._get(("count", key, cache_key), batch)
 
     @staticmethod
-    def _group(keys: list[int], rows: Sequence[Any], build: Callable[[Any], Any]) -> list[list[Any]]:
+    def _group(keys: list[int], rows: Sequence[Any], build: registry.Entity | bool | None) -> list[list[Any]]:
+        """Rows by their `_parent` column, in `keys` order: built as `build`'s objects, kept as
+        rows (False), or their first column (None: plain values)."""
         grouped: dict[int, list[Any]] = defaultdict(list)
-        for row in rows:
-            grouped[row._mapping["_parent"]].append(build(row))
+        if not rows:
+            return [[] for _ in keys]
+        fields = rows[0]._fields
+        at = fields.index("_parent")  # once per batch: `row._mapping[...]` per row costs more
+        if isinstance(build, registry.Entity):
+            from_row = _builder(build)
+            for row in rows:
+                grouped[row[at]].append(from_row(row, fields))
+        else:
+            for row in rows:
+                grouped[row[at]].append(row if build is False else row[0])
         return [grouped.get(k, []) for k in keys]
+
+
+def _measured(
+    key: Hashable, batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]
+) -> Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]:
+    """The batch function, reporting its size to og_loader_batch_size (once per batch, not per key)."""
+    # the loader's kind and relation, never its arguments: bounded by the schema
+    name = ":".join(str(part) for part in key[:2]) if isinstance(key, tuple) else str(key)
+
+    async def measured(keys: list[Any]) -> list[Any]:
+        metrics.batch_loaded(name, len(keys))
+        return await batch(keys)
+
+    return measured
 
 
 def _count_of(counter: Loader, parent: int) -> Callable[[], Awaitable[int]]:
     return lambda: counter.load(parent)
 
 
+def built(e: registry.Entity, rows: Sequence[Any]) -> list[Any]:
+    """The objects of `e` for `rows`, their column names read once (see Node.from_row)."""
+    if not rows:
+        return []
+    fields, from_row = rows[0]._fields, _builder(e)
+    return [from_row(row, fields) for row in rows]
+
+
+_BUILDERS: dict[type, Callable[[Any, Sequence[str]], Any]] = {}
+
+
+def _rows_only(from_row: Callable[[Any], Any]) -> Callable[[Any, Sequence[str]], Any]:
+    def build(row: Any, _fields: Sequence[str]) -> Any:
+        return from_row(row)
+
+    return build
+
+
+def _builder(e: registry.Entity) -> Callable[[Any, Sequence[str]], Any]:
+    """`e`'s row -> object: its `from_row(row, fields)` when it takes the batch's column names
+    (Node, CustomFieldValue), else `from_row(row)` (types with a `from_row` of their own)."""
+    made = _BUILDERS.get(e.type)
+    if made is None:
+        from_row = e.type.from_row  # type: ignore[attr-defined]
+        made = from_row if "fields" in inspect.signature(from_row).parameters else _rows_only(from_row)
+        _BUILDERS[e.type] = made
+    return made
+
+
 def build_connection(
     e: registry.Entity, page: query.PageResult, count: Callable[[], Awaitable[int]]
 ) -> Connection[Any]:
     edges = [
-        Edge(cursor=cursor, node=e.build(row)) for row, cursor in zip(page.rows, page.cursors, strict=True)
+        Edge(cursor=cursor, node=node) for node, cursor in zip(built(e, page.rows), page.cursors, strict=True)
     ]
     info = PageInfo(
         has_next_page=page.has_next,
@@ -200,3 +349,20 @@ def build_connection(
         end_cursor=page.cursors[-1] if page.cursors else None,
     )
     return Connection(edges=edges, page_info=info, count=count)
+
+
+class _InTrash:
+    """Its owner's current database (a mutation swaps it), every statement pointed at the trash."""
+
+    def __init__(self, owner: Loaders) -> None:
+        self._owner = owner
+
+    @property
+    def dialect(self) -> str:
+        return self._owner.db.dialect
+
+    async def rows(self, stmt: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:
+        return await self._owner.db.rows(stmt.execution_options(**{TRASH: TRASHED}), params)
+
+    async def scalar(self, stmt: Any) -> Any:
+        return await self._owner.db.scalar(stmt.execution_options(**{TRASH: TRASHED}))

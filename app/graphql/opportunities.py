@@ -30,6 +30,7 @@ from app.graphql.custom_fields import CustomFieldDefinition, CustomFieldValue
 from app.graphql.customers import Contact, Customer
 from app.graphql.deal_filters import CustomFieldFilter, TagFilter, check_custom_fields
 from app.graphql.enums import BidType, LeadSource, OpportunityStatus, Priority
+from app.graphql.external_ids import ExternalId, ExternalIdFilter
 from app.graphql.items import OpportunityItem
 from app.graphql.lookups import Channel, CloseReason, Lead, OpportunityType
 from app.graphql.pipelines import Pipeline, Stage
@@ -80,6 +81,9 @@ class Opportunity(Node):
     last_contacted_at: datetime | None = strawberry.field(description="Last contact with the customer.")
     version: int = strawberry.field(
         description="Rises by one on every change; pass it as `expectedVersion` to update safely."
+    )
+    deleted_at: datetime | None = strawberry.field(
+        description="When it went to the trash (see `trashedOpportunities`); null outside the trash."
     )
 
     expected_revenue: strawberry.Private[Decimal | None]
@@ -202,6 +206,12 @@ class Opportunity(Node):
         order=(m.OpportunityItem.position,),
         quantifier=("OpportunityItemsFilter", "line items"),
     )
+    external_ids = children(
+        m.ExternalId.opportunity_id,
+        ExternalId,
+        "Its ids in other systems (imports, upsertOpportunities), by source.",
+        order=(m.ExternalId.source, m.ExternalId.external_id),
+    )
     custom_fields = children(
         m.CustomFieldValue.opportunity_id,
         CustomFieldValue,
@@ -275,6 +285,7 @@ OPPORTUNITY = entity(
         "close_reason": "By close reason.",
         "type": "By opportunity type.",
         "custom_field": (list[CustomFieldFilter], "By custom field values; all must match."),
+        "external_id": (ExternalIdFilter, "By an id in another system (source and id)."),
         "search": (
             str,
             "Words (at most 16) that must each begin a word of the title, the description or the "
@@ -300,7 +311,12 @@ OPPORTUNITY = entity(
         "OWNER_NAME",
     ],
     columns={"expected_revenue": expected_revenue_expr},
-    custom={"tags": query.tags, "custom_field": query.custom_fields, "search": query.search},
+    custom={
+        "tags": query.tags,
+        "custom_field": query.custom_fields,
+        "search": query.search,
+        "external_id": query.external_ids,
+    },
     checks={"custom_field": check_custom_fields},
     order_exprs={
         "EXPECTED_REVENUE": expected_revenue_expr,

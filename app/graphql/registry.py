@@ -236,4 +236,7 @@ def _order_input(type_name: str, fields: Sequence[str], module: str) -> type:
         "__module__": module,
     }
     cls = type(f"{type_name}Order", (), namespace)
-    return strawberry.input(cls, description=f"One sort key for {type_name} lists; ties are broken by id.")
+    return strawberry.input(
+        cls,
+        description=f"One sort key for {type_name} lists; rows that tie on every key come by id, ascending, whatever the keys' directions.",
+    )

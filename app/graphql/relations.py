@@ -160,11 +160,29 @@ class Children(Relation):
         return loaders.children(self.key, self.entity, self.column, self.order)
 
     def get(self, loaders: Loaders, obj: Any) -> Any:
-        return self.loader(loaders).get(obj.pk)
+        return self.loader(_for(loaders, obj)).get(obj.pk)
 
     async def fetch(self, loaders: Loaders, objs: list[Any]) -> list[Any]:
-        lists = await self.loader(loaders).load_many(list({o.pk for o in objs}))
-        return [child for children in lists for child in children]
+        found = []
+        for group in _by_state(objs):
+            lists = await self.loader(_for(loaders, group[0])).load_many(list({o.pk for o in group}))
+            found += [child for children in lists for child in children]
+        return found
+
+
+def _trashed(obj: Any) -> bool:
+    return getattr(obj, "deleted_at", None) is not None
+
+
+def _for(loaders: Loaders, obj: Any) -> Loaders:
+    """A trashed deal (only `trashedOpportunities` returns one) reads its children from the trash."""
+    return loaders.in_trash() if _trashed(obj) else loaders
+
+
+def _by_state(objs: list[Any]) -> list[list[Any]]:
+    live = [o for o in objs if not _trashed(o)]
+    trashed = [o for o in objs if _trashed(o)]
+    return [group for group in (live, trashed) if group]
 
 
 class Through(Children):
@@ -195,7 +213,8 @@ class Values(Children):
         return loaders.values(self.key, self.value, self.column, self.order[0])
 
     async def fetch(self, loaders: Loaders, objs: list[Any]) -> list[Any]:
-        await self.loader(loaders).load_many(list({o.pk for o in objs}))
+        for group in _by_state(objs):
+            await self.loader(_for(loaders, group[0])).load_many(list({o.pk for o in group}))
         return []  # strings: nothing below them to plan
 
 
@@ -265,7 +284,7 @@ def values(value: Any, parent: Any, order: Any, description: str) -> Any:
 
 _ARG_DOCS = {
     "filter": "Only rows matching this filter.",
-    "order_by": "Sort keys, most significant first; ties are broken by id.",
+    "order_by": "Sort keys, most significant first; rows that tie on every key come by id, ascending, whatever the keys' directions.",
     "first": "Page size from the start (or from `after`); default 20, at most 1000.",
     "after": "Return rows after this cursor.",
     "last": "Page size from the end (or from `before`); at most 1000.",

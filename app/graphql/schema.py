@@ -1,4 +1,7 @@
-"""The schema: Query composed from each domain module's roots, node lookup, and the extensions."""
+"""The schema: Query composed from each domain module's roots, node lookup, and the extensions.
+
+It is an Apollo Federation 2 subgraph too (app/graphql/federation.py).
+"""
 
 from __future__ import annotations
 
@@ -21,16 +24,18 @@ from app.graphql.context import Info
 from app.graphql.custom_fields import CustomFieldQueries
 from app.graphql.customers import CustomerQueries
 from app.graphql.executor import CompiledExecutor
+from app.graphql.federation import FEDERATION_VERSION, SubgraphSchema, declare_keys, describe
 from app.graphql.items import ItemQueries
 from app.graphql.lookups import LookupQueries
 from app.graphql.mutations import Mutation
 from app.graphql.opportunities import OpportunityQueries
 from app.graphql.permissions import OperationRoles
 from app.graphql.pipelines import PipelineQueries
+from app.graphql.rates import RateQueries
 from app.graphql.relations import install_lean_resolvers
 from app.graphql.scalars import DECIMAL
+from app.graphql.trash import TrashQueries
 from app.graphql.users import User, UserQueries
-from app.graphql.view import GatewaySchema
 from app.ids import from_global_id
 from app.limits import execution_limits, validation_rules
 from app.live.changed import Subscription
@@ -85,6 +90,8 @@ ROOTS = (
     CustomFieldQueries,
     ItemQueries,
     ChangeQueries,
+    TrashQueries,
+    RateQueries,
 )
 
 
@@ -93,7 +100,7 @@ class Query(*ROOTS):  # type: ignore[misc]
     pass
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(settings: Settings | None = None) -> SubgraphSchema:
     settings = settings or Settings()
     # Every rule class is built once, here: rules built per request would be new classes
     # every time and miss the validation cache (strawberry issue #4635).
@@ -114,7 +121,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         if settings.max_batch_operations > 1
         else None
     )
-    schema = GatewaySchema(
+    declare_keys()
+    schema = SubgraphSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,  # over graphql-transport-ws on /graphql (app/live/)
@@ -123,6 +131,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         config=StrawberryConfig(batching_config=batching),
         scalar_overrides={Decimal: DECIMAL},
         execution_context_class=CompiledExecutor if settings.compiled_executor else None,
+        federation_version=FEDERATION_VERSION,
     )
+    describe(schema._schema)
     install_lean_resolvers(schema)
     return schema

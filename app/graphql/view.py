@@ -9,6 +9,7 @@ rules for `application/graphql-response+json`, 503 for an outage, 504 for a time
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
+from app import metrics, telemetry
 from app.db import Database
 from app.errors import Code
 from app.graphiql import render_page
@@ -37,6 +39,7 @@ from app.live import Live, LiveSocket
 from app.masking import police, request_id
 from app.middleware import send_error, send_unavailable
 from app.outages import Outages, is_outage
+from app.persisted import PersistedDocuments, PersistedError
 from app.settings import Settings
 from app.tenancy import Principal
 
@@ -46,6 +49,7 @@ log = logging.getLogger("opportunity_gateway")
 NOBODY = Principal(organization_id=0, user_id=0, roles=frozenset())
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 _JSON_WHITESPACE = b" \t\r\n"
+_REGISTERED = "og.persisted"  # request state: APQ documents to store once the request ran
 
 # strawberry's refusals of the HTTP request itself, as (status, code) by their reason
 _HTTP_REFUSALS = {
@@ -65,6 +69,13 @@ class GatewaySchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         return None
 
+    def _create_execution_context(self, *args: Any, **kwargs: Any) -> Any:
+        # the observation hook: each operation's context, read for its name and type at the end
+        execution_context = super()._create_execution_context(*args, **kwargs)
+        metrics.operation_started(execution_context)
+        telemetry.operation_started(execution_context)
+        return execution_context
+
 
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, orjson, GraphQL-over-HTTP media types, JSON errors."""
@@ -76,6 +87,7 @@ class GraphQLApp(GraphQL[Context, None]):
         sessions: async_sessionmaker[AsyncSession],
         outages: Outages,
         live: Live,
+        tracing: telemetry.Tracing | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -90,7 +102,9 @@ class GraphQLApp(GraphQL[Context, None]):
         self.settings = settings
         self.sessions = sessions
         self.outages = outages
-        self.idempotency = Idempotency(settings)
+        self.persisted = PersistedDocuments(settings, schema._schema)  # a bad manifest stops start-up
+        self.idempotency = Idempotency(settings, self.persisted)
+        self.tracing = tracing
         self.graphql_transport_ws_handler_class = type("Socket", (LiveSocket,), {"live": live})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -104,6 +118,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 scope.setdefault("state", {})["db"] = db
                 # a request with an Idempotency-Key may be answered from its first run instead
                 response = await self.idempotency.answer(Request(scope, receive), db, self.run)
+                await self._register(scope, db)
         except HTTPException as exc:
             await self._refuse(send, exc)
             return
@@ -113,6 +128,20 @@ class GraphQLApp(GraphQL[Context, None]):
             await send_unavailable(send, self.outages, error, "the GraphQL view")
             return
         await response(scope, receive, send)
+
+    async def _register(self, scope: Scope, db: Database) -> None:
+        """Store the APQ documents this request registered and ran (app/persisted.py).
+
+        After the answer is made, in a write transaction of its own: a failure to store costs
+        only a later registration, never this answer.
+        """
+        documents = scope["state"].get(_REGISTERED)
+        if not documents:
+            return
+        try:
+            await self.persisted.register(documents, db)
+        except Exception as error:
+            log.warning("request %s: persisted documents not stored (%s)", request_id.get(), error)
 
     async def _refuse(self, send: Send, exc: HTTPException) -> None:
         reason = str(exc.reason)
@@ -146,7 +175,26 @@ class GraphQLApp(GraphQL[Context, None]):
                     'The body must be a JSON object: {"query": …, "variables": …}'
                     + (", or an array of them." if self.schema.config.batching_config else "."),
                 )
-        return await super().parse_http_body(request)
+        parsed = await super().parse_http_body(request)
+        return await self._with_document_ids(request, parsed)
+
+    async def _with_document_ids(
+        self, request: Any, parsed: GraphQLRequestData | list[GraphQLRequestData]
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """The top-level `documentId` of each operation (persisted documents), which strawberry drops."""
+        if request.method == "GET":
+            given = request.query_params.get("documentId")
+            raw: Any = None if given is None else {"documentId": given}
+        elif "application/json" in (request.content_type or ""):
+            body = await request.get_body()
+            raw = self.parse_json(body) if b'"documentId"' in body else None  # no second parse otherwise
+        else:
+            raw = None
+        if raw is None:
+            return parsed
+        if isinstance(parsed, list):
+            return [_with_document_id(data, item) for data, item in zip(parsed, raw, strict=True)]
+        return _with_document_id(parsed, raw)
 
     def _batch_of_objects(self, body: bytes) -> bool:
         if self.schema.config.batching_config is None:
@@ -202,8 +250,45 @@ class GraphQLApp(GraphQL[Context, None]):
             error = GraphQLError(message, extensions={"code": Code.TIMEOUT, "limit": "request_timeout"})
             return ExecutionResult(data=None, errors=[error])
 
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Any,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """One operation, its document first resolved when the request names it by hash."""
+        try:
+            resolved = await self.persisted.document(
+                request_data.query,
+                request_data.extensions,
+                getattr(request_data, "document_id", None),
+                context.db,
+            )
+        except PersistedError as error:
+            return ExecutionResult(data=None, errors=[error.graphql_error()])
+        if resolved.query is not request_data.query:
+            request_data = dataclasses.replace(request_data, query=resolved.query)
+        if self.tracing is None:
+            result = await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        else:
+            with self.tracing.operation(request_data):  # one span per operation, none per field
+                result = await super().execute_single(
+                    request, request_adapter, sub_response, context, root_value, request_data
+                )
+        ran = result.data is not None or any(e.path is not None for e in result.errors or ())
+        if resolved.register is not None and resolved.query is not None and ran:
+            request.scope["state"].setdefault(_REGISTERED, {})[resolved.register] = resolved.query
+        return result
+
     async def process_result(self, request: Any, result: ExecutionResult) -> Any:
         result.errors = police(result.errors)
+        if result.errors:
+            metrics.errors_sent([str((e.extensions or {}).get("code")) for e in result.errors])
         unavailable = [
             e for e in result.errors or () if (e.extensions or {}).get("code") == Code.SERVICE_UNAVAILABLE
         ]
@@ -222,7 +307,7 @@ class GraphQLApp(GraphQL[Context, None]):
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         if isinstance(response_data, dict):
             status = _status(response_data, str(sub_response.media_type))
-            if status == 400:  # a request error: GraphQL over HTTP says no `data` at all
+            if status in (400, 403):  # a request error: GraphQL over HTTP says no `data` at all
                 response_data.pop("data", None)
             if status != 200:
                 sub_response.status_code = status
@@ -241,13 +326,28 @@ class GraphQLApp(GraphQL[Context, None]):
         return orjson.dumps(data)
 
 
+@dataclasses.dataclass
+class _RequestData(GraphQLRequestData):
+    """Strawberry's request data and the top-level `documentId` (a persisted document's name)."""
+
+    document_id: Any = None
+
+
+def _with_document_id(data: GraphQLRequestData, raw: Any) -> GraphQLRequestData:
+    if not isinstance(raw, dict) or "documentId" not in raw:
+        return data
+    return _RequestData(**vars(data), document_id=raw["documentId"])
+
+
 def _status(response: dict[str, Any], media_type: str) -> int:
     """The HTTP status of one result.
 
     An outage is 503 and a timeout that left nothing to answer 504, whatever the media type.
-    Under `application/graphql-response+json` a request error (the document did not parse or
-    validate, or the variables did not coerce: no data, no error with a path) is 400; under
-    `application/json` it stays 200, as clients of that media type expect.
+    Under `application/graphql-response+json` a request error (no data, no error with a
+    path: the document did not parse or validate, the variables did not coerce, or the
+    caller may not run the operation at all) is 4xx: 403 for an operation refused to the
+    caller's roles (GraphQL over HTTP: "not permitted to issue the GraphQL request"), else
+    400. Under `application/json` it stays 200, as clients of that media type expect.
     """
     errors = response.get("errors") or []
     codes = {(e.get("extensions") or {}).get("code") for e in errors}
@@ -258,7 +358,7 @@ def _status(response: dict[str, Any], media_type: str) -> int:
     if Code.TIMEOUT in codes:
         return 504
     if media_type == GRAPHQL_RESPONSE and not any("path" in e for e in errors):
-        return 400
+        return 403 if codes == {Code.FORBIDDEN} else 400
     return 200
 
 

@@ -38,7 +38,7 @@ from app.query.pages import (
     plan_page,
     read_page,
 )
-from app.query.predicates import custom_fields, search, tags
+from app.query.predicates import custom_fields, external_ids, search, tags
 from app.query.sql import (
     SEARCH_INDEXES,
     Expr,
@@ -74,6 +74,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "ends_with_text",
+    "external_ids",
     "filter_spec",
     "in_rows",
     "key_labels",

@@ -47,9 +47,9 @@ def _nullable(expr: Expr) -> bool:
 
 
 def order_keys(keys: Sequence[OrderKey], id_column: Expr) -> list[OrderKey]:
-    """The caller's keys plus the id, which makes every row's position unique."""
-    direction = keys[0].descending if keys else True
-    return [*keys, OrderKey(id_column, descending=direction)]
+    """The caller's keys plus the id, ascending whatever their directions: every row's place is
+    unique, and rows that tie come in the same order in any list, page or direction of the keys."""
+    return [*keys, OrderKey(id_column, descending=False)]
 
 
 def rows_after(keys: Sequence[OrderKey], values: Sequence[Any]) -> ColumnElement[bool]:

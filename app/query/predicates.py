@@ -102,3 +102,14 @@ def search(text: str) -> Any:
         for word in words
     ]
     return and_(true(), *terms)
+
+
+def external_ids(flt: Any) -> Any:
+    """Deals with an external id whose source and id match the given string filters (AND)."""
+    x = m.ExternalId
+    terms = [x.kind == "Opportunity"]
+    if flt.source is not None:
+        terms.append(compile_scalar(x.source, flt.source, path="filter.externalId.source"))
+    if flt.external_id is not None:
+        terms.append(compile_scalar(x.external_id, flt.external_id, path="filter.externalId.externalId"))
+    return m.Opportunity.id.in_(select(x.opportunity_id).where(*terms))

@@ -11,6 +11,9 @@ from app.graphql.mutations.items import ItemMutations
 from app.graphql.mutations.links import LinkMutations
 from app.graphql.mutations.opportunities import OpportunityMutations
 from app.graphql.mutations.related import RelatedMutations
+from app.graphql.mutations.upsert import UpsertMutations
+from app.graphql.rates import RateMutations
+from app.graphql.trash import TrashMutations
 
 
 @strawberry.type(
@@ -24,5 +27,8 @@ class Mutation(
     CustomFieldMutations,
     RelatedMutations,
     ApiKeyMutations,
+    TrashMutations,
+    RateMutations,
+    UpsertMutations,
 ):
     """Every mutation of the schema, composed here once."""

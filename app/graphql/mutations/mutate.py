@@ -203,11 +203,19 @@ async def _read_back(
     ctx = info.context
     loaders, db = ctx.loaders, ctx.db
     loaders.clear()  # rows cached before this write are stale now
-    reads = cast(Database, _TransactionReads(session, db))
-    loaders.db, ctx.db = reads, reads
+    own = _TransactionReads(session, db)
+    # the loaders' side is checked (Reads); resolvers that read ctx.db directly use only the
+    # same three members
+    loaders.db, ctx.db = own, cast(Database, own)
     try:
         payload = await respond(info, outcome)
         answer = await _select(info, payload)
+    except BaseException:
+        # Loader batches run in tasks of their own, which the request deadline does not
+        # cancel: the caller's ROLLBACK must wait for a statement still running on the
+        # connection (statement_timeout bounds it), or asyncpg refuses it mid-operation.
+        await own.settled()
+        raise
     finally:
         loaders.db, ctx.db = db, db
     return payload, answer
@@ -269,13 +277,33 @@ class _TransactionReads:
     def __init__(self, session: AsyncSession, db: Database) -> None:
         self._session = session
         self._lock = asyncio.Lock()
+        self._over = False
         self.principal = db.principal
         self.dialect = db.dialect
 
-    async def rows(self, stmt: Any) -> Sequence[Any]:
+    async def settled(self) -> None:
+        """No statement of these reads runs on the session any more, and none will start."""
+        self._over = True
+        waiting = asyncio.ensure_future(self._lock.acquire())
+        try:
+            await asyncio.shield(waiting)  # a second cancellation must not skip the wait
+        except asyncio.CancelledError:
+            await waiting
+            raise
+        finally:
+            if waiting.done() and not waiting.cancelled():
+                self._lock.release()
+
+    async def rows(self, stmt: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:
         async with self._lock:
-            return (await self._session.execute(stmt)).all()
+            self._check()
+            return (await self._session.execute(stmt, params)).all()
 
     async def scalar(self, stmt: Any) -> Any:
         async with self._lock:
+            self._check()
             return (await self._session.execute(stmt)).scalar()
+
+    def _check(self) -> None:
+        if self._over:
+            raise RuntimeError("the mutation's transaction is ending; its reads are over")

@@ -149,7 +149,11 @@ class OpportunityMutations:
         where = await _where(info, filter)
         return await mutate(info, bulk, lambda s: crud.update_many(s, where=where(s), given=changes))
 
-    @mutation(DELETE, "Delete a deal with its line items, custom field values and links.")
+    @mutation(
+        DELETE,
+        "Move a deal to the trash: from then on it is not listed, counted or readable anywhere but "
+        "`trashedOpportunities`, its column closes ranks, and `restoreOpportunity` brings it back as it was.",
+    )
     async def delete_opportunity(self, info: Info, id: DealId) -> DeletePayload:  # noqa: A002
         return await mutate(
             info,
@@ -158,7 +162,7 @@ class OpportunityMutations:
             Ref("id", "Opportunity", id),
         )
 
-    @mutation(DELETE, "Delete every deal matching the filter; an empty filter is refused.")
+    @mutation(DELETE, "Move every deal matching the filter to the trash; an empty filter is refused.")
     async def delete_opportunities(self, info: Info, filter: DealFilter) -> BulkPayload:  # noqa: A002
         where = await _where(info, filter)
         return await mutate(info, bulk, lambda s: crud.delete_many(s, where=where(s)))

@@ -6,7 +6,7 @@ after a cursor), `ix_opportunity_change_stage` the stage history and the funnel.
 PostgreSQL `opportunity_change_seq` hands out the feed positions at commit time.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-01 15:00:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import app.sqltypes
 
 revision: str = "0005"
-down_revision: str | Sequence[str] | None = "0003"
+down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

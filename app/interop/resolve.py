@@ -1,0 +1,282 @@
+"""The related records an import names: matched by external id, then by name, else created.
+
+One resolver lives for a whole import. Per batch it collects every reference of every
+kind, looks the external ids up in one statement per kind, matches the rest by name,
+creates what is still missing through the same create code as the API (app/crud), and
+records the file's id of each matched or created record as its external id, so the next
+import of the same file matches by id. A reference that cannot be created (a name too
+long, a bad color) is a problem of the records that name it, at their property.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import models
+from app.crud import custom_fields, related
+from app.crud.base import principal
+from app.enums import CloseReasonKind, CustomFieldType, LeadSource, StageType
+from app.errors import UserErrorData
+from app.ids import to_global_id
+from app.interop import keys
+from app.interop.records import NAME_COLUMNS, Ref
+from app.interop.snapshot import ATTRS, MODELS
+from app.validation import Invalid
+
+m: Any = models  # the tables' columns, untyped: SQLModel types them as their values
+
+# Parents before children: a stage needs its pipeline.
+ORDER = ("Pipeline", "Stage", "Customer", "Contact", "User", "CloseReason", "Lead", "Channel",
+         "OpportunityType", "CustomFieldDefinition")  # fmt: skip
+ENUMS: dict[tuple[str, str], Any] = {
+    ("Stage", "type"): StageType,
+    ("CloseReason", "kind"): CloseReasonKind,
+    ("Lead", "source"): LeadSource,
+    ("CustomFieldDefinition", "field_type"): CustomFieldType,
+}
+ADDRESS = ("street", "city", "state", "postal_code", "country")
+
+
+def _key(kind: str, r: Ref, pipeline: int | None = None) -> tuple[Any, ...]:
+    """What a name match compares: a stage's name in its pipeline, a contact's name and email."""
+    name = (r.get("name") or "").strip().lower()
+    if kind == "Stage":
+        return (kind, name, pipeline)
+    if kind == "Contact":  # without an email, any contact of that name
+        return (kind, name, (r.get("email") or "").strip().lower() or "*")
+    return (kind, name)
+
+
+class Resolver:
+    def __init__(self, session: AsyncSession, source: str) -> None:
+        self.session, self.source = session, source
+        self.by_id: dict[tuple[str, str], int] = {}
+        self.by_name: dict[tuple[Any, ...], int] = {}
+        self.failed: dict[int, list[UserErrorData]] = {}  # id(ref) → why it could not be made
+        self.made_here: set[int] = set()  # definitions this import created (their options may grow)
+        self.options: dict[int, list[str]] = {}
+
+    def rebind(self, session: AsyncSession) -> None:
+        """Use the next batch's session; what was resolved stays (it was committed)."""
+        self.session = session
+
+    def forget(self) -> None:
+        """After a rolled-back batch: nothing it made exists."""
+        self.by_id.clear()
+        self.by_name.clear()
+        self.made_here.clear()
+        self.options.clear()
+
+    async def resolve(self, refs: dict[str, list[Ref]]) -> None:
+        """Give every reference a row (`_pk`), or a problem (`self.failed`)."""
+        for kind in ORDER:
+            wanted = refs.get(kind, [])
+            if kind == "Stage":
+                for r in wanted:
+                    if r.get("pipeline") is not None:
+                        r["_pipeline_pk"] = r["pipeline"].get("_pk")
+            if wanted:
+                await self._resolve(kind, wanted)
+
+    def gid(self, kind: str, r: Ref | None) -> str | None:
+        pk = None if r is None else r.get("_pk")
+        return None if pk is None else to_global_id(kind, pk)
+
+    async def _resolve(self, kind: str, refs: list[Ref]) -> None:
+        model = MODELS[kind]
+        ids = [r["id"] for r in refs if r.get("id") and (kind, r["id"]) not in self.by_id]
+        if ids:
+            found = await keys.lookup(self.session, kind, self.source, ids)
+            alive = await self._existing(model, found.values())
+            stale = [ext for ext, pk in found.items() if pk not in alive]
+            if stale:  # the record was deleted since: its key is free again
+                x = m.ExternalId
+                await self.session.execute(
+                    delete(x).where(x.kind == kind, x.source == self.source, x.external_id.in_(stale))
+                )
+            self.by_id.update({(kind, ext): pk for ext, pk in found.items() if pk in alive})
+        for r in refs:
+            if r.get("id") and (kind, r["id"]) in self.by_id:
+                r["_pk"] = self.by_id[(kind, r["id"])]
+        await self._match_names(kind, model, [r for r in refs if "_pk" not in r])
+        made: dict[tuple[Any, ...], Ref] = {}  # one row for the refs of one record, however often named
+        for r in refs:
+            if "_pk" in r:
+                continue
+            same = ("id", r["id"]) if r.get("id") else _key(kind, r, r.get("_pipeline_pk"))
+            if same in made:
+                first = made[same]
+                if "_pk" in first:
+                    r["_pk"] = first["_pk"]
+                elif id(first) in self.failed:
+                    self.failed[id(r)] = self.failed[id(first)]
+                continue
+            made[same] = r
+            await self._create(kind, r)
+        claims = {
+            (r["id"], r["_pk"])
+            for r in refs
+            if r.get("id") and "_pk" in r and (kind, r["id"]) not in self.by_id
+        }
+        if claims:
+            await keys.claim(self.session, kind, self.source, sorted(claims))
+            self.by_id.update({(kind, ext): pk for ext, pk in claims})
+        if kind == "CustomFieldDefinition":
+            await self._grow_options(refs)
+
+    async def _existing(self, model: Any, pks: Iterable[int]) -> set[int]:
+        wanted = sorted(set(pks))
+        if not wanted:
+            return set()
+        return set((await self.session.execute(select(model.id).where(model.id.in_(wanted)))).scalars())
+
+    async def _match_names(self, kind: str, model: Any, refs: list[Ref]) -> None:
+        todo = [r for r in refs if r.get("name") and _key(kind, r, r.get("_pipeline_pk")) not in self.by_name]
+        column = getattr(model, NAME_COLUMNS[kind])
+        names = sorted({r["name"] for r in todo})
+        for at in range(0, len(names), keys.CHUNK):
+            chunk = names[at : at + keys.CHUNK]
+            extra = [model.pipeline_id] if kind == "Stage" else [model.email] if kind == "Contact" else []
+            stmt = select(model.id, column, *extra).where(column.in_(chunk)).order_by(model.id.desc())
+            for row in await self.session.execute(stmt):
+                # the oldest of equal names wins (ordered newest first, so it is written last)
+                name = row[1].strip().lower()
+                if kind == "Stage":
+                    self.by_name[(kind, name, row[2])] = row[0]
+                    self.by_name[(kind, name, None)] = row[0]  # a stage named without its pipeline
+                elif kind == "Contact":
+                    self.by_name[(kind, name, (row[2] or "").strip().lower() or "*")] = row[0]
+                    self.by_name[(kind, name, "*")] = row[0]
+                else:
+                    self.by_name[(kind, name)] = row[0]
+        if kind == "User":  # a user is matched by email, else by display name
+            rest = sorted({r["display_name"] for r in refs if r.get("display_name")})
+            for at in range(0, len(rest), keys.CHUNK):
+                stmt = select(model.id, model.display_name).where(
+                    model.display_name.in_(rest[at : at + keys.CHUNK])
+                )
+                for row in await self.session.execute(stmt.order_by(model.id.desc())):
+                    self.by_name[("User:display", row[1].strip().lower())] = row[0]
+        matches: list[tuple[Ref, int]] = []
+        for r in refs:
+            pk = self.by_name.get(_key(kind, r, r.get("_pipeline_pk"))) if r.get("name") else None
+            if pk is None and kind == "User" and r.get("display_name"):
+                pk = self.by_name.get(("User:display", r["display_name"].strip().lower()))
+            if pk is not None:
+                matches.append((r, pk))
+        # a record with an id of this source is not another id's record of the same name: two
+        # people called Noah Wang in the file are two contacts
+        taken = await keys.of_rows(self.session, kind, self.source, {pk for _, pk in matches})
+        taken.update({pk: ext for (k, ext), pk in self.by_id.items() if k == kind})
+        for r, pk in matches:
+            if r.get("id") and taken.get(pk, r["id"]) != r["id"]:
+                continue
+            r["_pk"] = pk
+            if r.get("id"):
+                taken[pk] = r["id"]
+
+    async def _create(self, kind: str, r: Ref) -> None:
+        given = self._given(kind, r)
+        if kind == "Stage" and given["pipeline_id"] is None:
+            given["pipeline_id"] = to_global_id("Pipeline", await self._default_pipeline())
+        try:
+            async with self.session.begin_nested():
+                if kind == "User":
+                    pk = await self._create_user(given)
+                elif kind == "CustomFieldDefinition":
+                    pk = await custom_fields.create_definition(self.session, given=given)
+                else:
+                    pk = await related.create(self.session, type_name=kind, given=given)
+        except Invalid as exc:
+            self.failed[id(r)] = list(exc.problems)
+            return
+        r["_pk"] = pk
+        self.by_name[_key(kind, r, r.get("_pipeline_pk"))] = pk
+        if kind == "Lead" and r.get("created_at") is not None:  # when the prospect came in: the file's
+            lead = m.Lead
+            stmt = update(lead).where(lead.id == pk).values(created_at=r["created_at"])
+            await self.session.execute(stmt.execution_options(synchronize_session=False))
+        if kind == "CustomFieldDefinition":
+            self.made_here.add(pk)
+            self.options[pk] = list(given.get("options") or [])
+
+    def _given(self, kind: str, r: Ref) -> dict[str, Any]:
+        name_column = NAME_COLUMNS[kind]
+        given: dict[str, Any] = {}
+        for attr in ATTRS[kind]:
+            if attr in r and attr not in ADDRESS and attr != "created_at":
+                value = r[attr]
+                enum = ENUMS.get((kind, attr))
+                given[attr] = enum(value) if enum is not None and value is not None else value
+        if kind in ("Customer",) and any(r.get(a) is not None for a in ADDRESS):
+            given["address"] = SimpleNamespace(**{a: r.get(a) for a in ADDRESS})
+        if kind != "User" and not given.get(name_column):
+            given[name_column] = r.get("name") or (f"{kind} {r['id']}" if r.get("id") else None)
+        elif r.get("name") and "@" in r["name"]:
+            given.setdefault("email", r["name"])
+        if kind == "User" and not given.get("email"):
+            given["email"] = f"{self.source}-{r.get('id') or abs(hash(r.get('display_name')))}@import.invalid"
+        if kind == "User":
+            given.setdefault("display_name", r.get("display_name") or given["email"].split("@")[0])
+        if kind == "Stage":
+            given["pipeline_id"] = (
+                None if r.get("_pipeline_pk") is None else to_global_id("Pipeline", r["_pipeline_pk"])
+            )
+            given.setdefault("type", StageType.OPEN)
+            given.pop("position", None)
+        if kind == "CloseReason":
+            given.setdefault("kind", CloseReasonKind.LOST)
+        if kind == "CustomFieldDefinition":
+            given.setdefault("field_type", CustomFieldType.TEXT_FIELD)
+            given.pop("is_required", None)  # an import never makes a field required
+            given.pop("position", None)
+            if given["field_type"] == CustomFieldType.SELECT_BOX:
+                given["options"] = list(r.get("_values") or []) or ["—"]
+            else:
+                given.pop("options", None)
+        return given
+
+    async def _default_pipeline(self) -> int:
+        """Where a stage named without a pipeline goes: the oldest one, else a new one named after the source."""
+        pk = await self.session.scalar(select(m.Pipeline.id).order_by(m.Pipeline.id).limit(1))
+        if pk is None:
+            pk = await related.create(
+                self.session, type_name="Pipeline", given={"name": self.source.capitalize()}
+            )
+        return int(pk)
+
+    async def _create_user(self, given: dict[str, Any]) -> int:
+        org = principal(self.session).organization_id
+        row = m.User(
+            organization_id=org,
+            email=str(given["email"])[:320],
+            display_name=str(given.get("display_name") or given["email"])[:255],
+            title=given.get("title"),
+            avatar_url=given.get("avatar_url"),
+            profile_url=given.get("profile_url"),
+        )
+        self.session.add(row)
+        await self.session.flush()
+        assert row.id is not None
+        return row.id
+
+    async def _grow_options(self, refs: list[Ref]) -> None:
+        """Values of a select box this import created that are not among its options yet."""
+        grown: dict[int, list[str]] = defaultdict(list)
+        for r in refs:
+            pk = r.get("_pk")
+            if pk in self.made_here:
+                for value in r.get("_values") or []:
+                    if value not in self.options[pk] and value not in grown[pk]:
+                        grown[pk].append(value)
+        for pk, extra in grown.items():
+            self.options[pk] = [o for o in self.options[pk] if o != "—"] + extra
+            d = m.CustomFieldDefinition
+            stmt = update(d).where(d.id == pk).values(options=self.options[pk])
+            await self.session.execute(stmt.execution_options(synchronize_session=False))
