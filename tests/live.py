@@ -61,7 +61,7 @@ class Server:
         assert response.status_code == 200, response.text
         body = response.json()
         assert "errors" not in body, body
-        return body["data"]  # type: ignore[no-any-return]
+        return body["data"]
 
 
 @asynccontextmanager
@@ -127,7 +127,7 @@ class Socket:
         message = await self.receive()
         assert message["type"] == "next" and message["id"] == op_id, message
         assert "errors" not in message["payload"], message
-        return message["payload"]["data"]["opportunityChanged"]  # type: ignore[no-any-return]
+        return message["payload"]["data"]["opportunityChanged"]
 
     async def closed(self, wait: float = WAIT) -> tuple[int, str]:
         """(code, reason) of the close the server sends, skipping any messages before it."""

@@ -39,7 +39,7 @@ async def test_a_change_made_through_one_worker_reaches_subscribers_on_both(
     )
     with serving(database_url, tmp_path, workers=2, OG_LOG_LEVEL="WARNING") as (port, _server):
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http, AsyncExitStack() as stack:
-            server = Server(None, port, http, None)  # type: ignore[arg-type]
+            server = Server(None, port, http, None)
             subscribers: list[tuple[Socket, int]] = []
             while len({pid for _, pid in subscribers}) < 2:
                 assert len(subscribers) < 40, "the kernel put 40 connections on one worker"
