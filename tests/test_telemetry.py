@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import event
+from starlette.routing import Route
 
 from app import telemetry
 from app.graphql.executor import CompiledExecutor
@@ -40,7 +41,8 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
 
 
 def graphql_view(app: Any) -> GraphQLApp:
-    [route] = [r for r in app.routes if getattr(r, "path", None) == "/graphql"]
+    # the HTTP route (the websocket route on the same path serves the same app)
+    [route] = [r for r in app.routes if isinstance(r, Route) and r.path == "/graphql"]
     assert isinstance(route.endpoint, GraphQLApp)
     return route.endpoint
 
@@ -105,7 +107,7 @@ async def test_tracing_adds_no_field_hooks(database_url: str, spans: InMemorySpa
         assert schema.execution_context_class is CompiledExecutor
         assert not [e for e in schema.get_extensions() if e._implements_resolve()]
         fields = _relation_fields(schema)
-        assert len(fields) == 32
+        assert fields  # every relation field (tests/test_lean_resolvers.py pins how many)
         assert [f"{t}.{f}" for t, f, resolve, lean in fields if resolve is not lean] == []
 
 
