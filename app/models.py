@@ -431,7 +431,7 @@ TENANT_MODELS = (*TENANT_MODELS, OpportunityChange)
 class ExternalId(SQLModel, table=True):
     """A record's id in another system: (kind, source, external id) → row, unique per organization.
 
-    `row_id` names the row of table `kind` (an entity name: "Opportunity", "Customer", …).
+    `record_id` names the row of table `kind` (an entity name: "Opportunity", "Customer", …).
     A deal's keys also fill `opportunity_id`, a real foreign key, so a purged deal takes its
     keys with it and `Opportunity.externalIds` reads them by deal through the children loader.
     """
@@ -439,14 +439,14 @@ class ExternalId(SQLModel, table=True):
     __tablename__ = "external_id"
     __table_args__ = (
         UniqueConstraint("organization_id", "kind", "source", "external_id", name="uq_external_id_key"),
-        Index("ix_external_id_row", "kind", "row_id"),
+        Index("ix_external_id_row", "kind", "record_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     organization_id: int = org_fk()
     kind: str = Field(max_length=32)
     source: str = Field(max_length=64)
     external_id: str = Field(max_length=255)
-    row_id: int
+    record_id: int
     opportunity_id: int | None = fk("opportunity.id", ondelete="CASCADE", index=True)
     created_at: datetime = stamp()
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import from_schema, nodes
 
@@ -29,7 +29,7 @@ from app.graphql.executor import CompiledExecutor
 from app.graphql.schema import build_schema
 from tests.support import Api, make_tenant, running_app
 from tests.test_executor import operations
-from tests.test_fuzz import LoopThread, representation
+from tests.test_fuzz import LoopThread, representation, run_settings
 
 EXAMPLES = int(os.environ.get("EXECUTOR_EXAMPLES", "50"))
 _BUILT = build_schema()
@@ -123,18 +123,7 @@ def pair(database_url: str) -> Iterator[Pair]:
         loop.close()
 
 
-RUN = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.filter_too_much,
-        HealthCheck.function_scoped_fixture,
-    ],
-)
+RUN = run_settings(EXAMPLES)
 
 
 def test_random_operations_over_the_whole_schema(pair: Pair) -> None:

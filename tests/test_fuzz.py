@@ -177,18 +177,24 @@ def fuzzed(database_url: str) -> Iterator[Fuzzed]:
         loop.close()
 
 
-RUN = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.filter_too_much,
-        HealthCheck.function_scoped_fixture,
-    ],
-)
+def run_settings(examples: int) -> settings:
+    """Hypothesis for a suite over a real app: reproducible, no deadline (the app's own limits
+    hold), no example database, and the fixture reused across examples on purpose."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+            HealthCheck.function_scoped_fixture,
+        ],
+    )
+
+
+RUN = run_settings(EXAMPLES)
 
 
 @pytest.mark.parametrize("mode", [Mode.POSITIVE, Mode.NEGATIVE])

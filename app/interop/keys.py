@@ -29,10 +29,10 @@ async def lookup(
     wanted = list(dict.fromkeys(external_ids))
     found: dict[str, int] = {}
     for at in range(0, len(wanted), CHUNK):
-        stmt = select(X.external_id, X.row_id).where(
+        stmt = select(X.external_id, X.record_id).where(
             X.kind == kind, X.source == source, X.external_id.in_(wanted[at : at + CHUNK])
         )
-        found.update({r.external_id: r.row_id for r in await session.execute(stmt)})
+        found.update({r.external_id: r.record_id for r in await session.execute(stmt)})
     return found
 
 
@@ -42,12 +42,12 @@ async def of_rows(session: AsyncSession, kind: str, source: str, row_ids: Iterab
     found: dict[int, str] = {}
     for at in range(0, len(wanted), CHUNK):
         stmt = (
-            select(X.row_id, X.external_id)
-            .where(X.kind == kind, X.source == source, X.row_id.in_(wanted[at : at + CHUNK]))
+            select(X.record_id, X.external_id)
+            .where(X.kind == kind, X.source == source, X.record_id.in_(wanted[at : at + CHUNK]))
             .order_by(X.id)
         )
         for r in await session.execute(stmt):
-            found.setdefault(r.row_id, r.external_id)
+            found.setdefault(r.record_id, r.external_id)
     return found
 
 
@@ -65,7 +65,7 @@ async def claim(session: AsyncSession, kind: str, source: str, pairs: Sequence[t
             "kind": kind,
             "source": source,
             "external_id": ext,
-            "row_id": pk,
+            "record_id": pk,
             "opportunity_id": pk if kind == DEAL else None,
             "created_at": at,
         }

@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("external_id", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
-        sa.Column("row_id", sa.Integer(), nullable=False),
+        sa.Column("record_id", sa.Integer(), nullable=False),
         sa.Column("opportunity_id", sa.Integer(), nullable=True),
         sa.Column("created_at", app.sqltypes.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["organization_id"], ["organization.id"], ondelete="CASCADE"),
@@ -40,7 +40,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("organization_id", "kind", "source", "external_id", name="uq_external_id_key"),
     )
     with op.batch_alter_table("external_id", schema=None) as batch_op:
-        batch_op.create_index("ix_external_id_row", ["kind", "row_id"], unique=False)
+        batch_op.create_index("ix_external_id_row", ["kind", "record_id"], unique=False)
         batch_op.create_index("ix_external_id_opportunity_id", ["opportunity_id"], unique=False)
 
 
