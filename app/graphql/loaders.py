@@ -10,6 +10,7 @@ Loaders are keyed by names: an entity's (`by_id`) or a declared relation's
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
@@ -23,7 +24,7 @@ from app import metrics, query
 from app.db import Reads
 from app.graphql import registry
 from app.graphql.common import Connection, Edge, PageInfo
-from app.tenancy import TRASH, TRASHED
+from app.tenancy import STABLE, TRASH, TRASHED
 
 # A page may hold 1000 rows; a batch of that size keeps the statement count constant.
 MAX_BATCH = 1000
@@ -52,11 +53,13 @@ _STATEMENTS: dict[Hashable, Any] = {}
 def _statement(key: Hashable, build: Callable[[], Any]) -> Any:
     stmt = _STATEMENTS.get(key)
     if stmt is None:
-        stmt = _STATEMENTS[key] = build()
+        stmt = _STATEMENTS[key] = build().execution_options(**{STABLE: True})
     return stmt
 
 
 _MISSING: Any = object()
+# running `fetch_many` batches, held so a task is not collected before it ends
+_BULK: set[asyncio.Task[None]] = set()
 
 
 class Loader(DataLoader):
@@ -66,6 +69,8 @@ class Loader(DataLoader):
         super().__init__(*args, **kwargs)
         # key -> value for every key whose batch (or prime) has answered: what `get` returns
         self.values: dict[Any, Any] = {}
+        # the keys `fetch_many` gathered this tick, and the future their one batch settles
+        self._bulk: tuple[dict[Any, None], asyncio.Future[None]] | None = None
 
     def get(self, key: Any) -> Any:
         """The value when this request has loaded it already, else an awaitable of it.
@@ -78,6 +83,59 @@ class Loader(DataLoader):
         if value is not _MISSING:
             return value
         return self.load(key)
+
+    def load(self, key: Any) -> asyncio.Future[Any]:
+        value = self.values.get(key, _MISSING)
+        if value is not _MISSING:  # loaded by a batch or `fetch_many`: no batch again
+            future = self.loop.create_future()
+            future.set_result(value)
+            return future
+        return super().load(key)
+
+    def fetch_many(self, keys: Sequence[Any]) -> Awaitable[list[Any]]:
+        """The values of many keys, for the prefetch plan: one future per call, not per key.
+
+        `load_many` makes a future per key and gathers them (on a 1000-row page, thousands of
+        futures and callbacks). Here the keys not loaded yet join one pending batch per loader
+        and tick, so relations of one level still share one statement per loader, and the
+        caller waits for that batch once. A key whose value is an error reads as None here; its
+        field loads it again through `load` and gets the error at its own path.
+        """
+        known = self.values
+        missing = [k for k in dict.fromkeys(keys) if k not in known]
+        if not missing:
+            done = self.loop.create_future()
+            done.set_result([known.get(k) for k in keys])
+            return done
+        if self._bulk is None:
+            self._bulk = ({}, self.loop.create_future())
+            self.loop.call_soon(self._dispatch_bulk)
+        pending, future = self._bulk
+        pending.update(dict.fromkeys(missing))
+        return self._after(future, keys)
+
+    async def _after(self, future: asyncio.Future[None], keys: Sequence[Any]) -> list[Any]:
+        await future
+        known = self.values
+        return [known.get(k) for k in keys]
+
+    def _dispatch_bulk(self) -> None:
+        assert self._bulk is not None
+        pending, future = self._bulk
+        self._bulk = None
+        task = self.loop.create_task(self._run_bulk(list(pending), future))
+        _BULK.add(task)
+        task.add_done_callback(_BULK.discard)
+
+    async def _run_bulk(self, keys: list[Any], future: asyncio.Future[None]) -> None:
+        try:
+            size = self.max_batch_size or len(keys)
+            for at in range(0, len(keys), size):
+                await self.batch_load_fn(keys[at : at + size])  # `answered` stores the values
+        except Exception as error:
+            future.set_exception(error)
+        else:
+            future.set_result(None)
 
     def answered(self, keys: list[Any], values: list[Any]) -> None:
         """A batch answered: its values are known (errors stay with their futures)."""
@@ -362,7 +420,20 @@ class _InTrash:
         return self._owner.db.dialect
 
     async def rows(self, stmt: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:
-        return await self._owner.db.rows(stmt.execution_options(**{TRASH: TRASHED}), params)
+        return await self._owner.db.rows(_trashed(stmt), params)
 
     async def scalar(self, stmt: Any) -> Any:
-        return await self._owner.db.scalar(stmt.execution_options(**{TRASH: TRASHED}))
+        return await self._owner.db.scalar(_trashed(stmt))
+
+
+# the trash's copy of each STABLE statement, itself made once (so it stays STABLE: one object)
+_TRASHED: dict[int, tuple[Any, Any]] = {}
+
+
+def _trashed(stmt: Any) -> Any:
+    if not stmt.get_execution_options().get(STABLE):
+        return stmt.execution_options(**{TRASH: TRASHED})
+    made = _TRASHED.get(id(stmt))
+    if made is None or made[0] is not stmt:
+        made = _TRASHED[id(stmt)] = (stmt, stmt.execution_options(**{TRASH: TRASHED}))
+    return made[1]

@@ -141,7 +141,7 @@ class ToOne(Relation):
     @staticmethod
     async def _hop(attr: str, target: registry.Target, loaders: Loaders, objs: list[Any]) -> list[Any]:
         keys = list({k for k in (getattr(o, attr) for o in objs) if k is not None})
-        found = await loaders.by_id(target).load_many(keys)
+        found = await loaders.by_id(target).fetch_many(keys)
         return [o for o in found if o is not None]
 
 
@@ -165,8 +165,10 @@ class Children(Relation):
     async def fetch(self, loaders: Loaders, objs: list[Any]) -> list[Any]:
         found = []
         for group in _by_state(objs):
-            lists = await self.loader(_for(loaders, group[0])).load_many(list({o.pk for o in group}))
-            found += [child for children in lists for child in children]
+            lists = await self.loader(_for(loaders, group[0])).fetch_many(
+                list(dict.fromkeys(o.pk for o in group))
+            )
+            found += [child for children in lists if children for child in children]
         return found
 
 
@@ -214,7 +216,7 @@ class Values(Children):
 
     async def fetch(self, loaders: Loaders, objs: list[Any]) -> list[Any]:
         for group in _by_state(objs):
-            await self.loader(_for(loaders, group[0])).load_many(list({o.pk for o in group}))
+            await self.loader(_for(loaders, group[0])).fetch_many(list(dict.fromkeys(o.pk for o in group)))
         return []  # strings: nothing below them to plan
 
 
