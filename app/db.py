@@ -15,6 +15,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from app import prepared
+from app.prepared import is_prepared
 from app.settings import Settings
 from app.tenancy import SESSION_KEY, Principal
 
@@ -176,6 +178,21 @@ _CLOSING: set[asyncio.Task[None]] = set()
 _SNAPSHOT = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
 
 
+class _Rows:
+    """Prepared rows, read like a result (`all`, `scalar`)."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def all(self) -> list[Any]:
+        return self._rows
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+
 class Reads(Protocol):
     """What loaders read through: the request's `Database`, or a mutation's own transaction
     (app/graphql/mutations/mutate.py), or the trash's view of either (app/graphql/loaders.py)."""
@@ -207,7 +224,9 @@ class Database:
     a request never holds two connections.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], principal: Principal) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], principal: Principal, *, prepared_reads: bool = True
+    ) -> None:
         self._sessions = sessions
         self.principal = principal
         self._engine: AsyncEngine = sessions.kw["bind"]
@@ -216,14 +235,16 @@ class Database:
         self._session: AsyncSession | None = None
         self._answered = False  # has the current snapshot returned a result yet?
         self._at_close: list[Callable[[], object]] = []
+        # the loaders' STABLE statements skip the ORM session on asyncpg (app/prepared.py)
+        self._prepared_reads = prepared_reads and self._engine.dialect.driver == "asyncpg"
 
     @classmethod
     @asynccontextmanager
     async def for_request(
-        cls, sessions: async_sessionmaker[AsyncSession], principal: Principal
+        cls, sessions: async_sessionmaker[AsyncSession], principal: Principal, *, prepared_reads: bool = True
     ) -> AsyncIterator[Database]:
         """The request's database, closed (its connection back in the pool) when the request ends."""
-        db = cls(sessions, principal)
+        db = cls(sessions, principal, prepared_reads=prepared_reads)
         try:
             yield db
         finally:
@@ -240,7 +261,7 @@ class Database:
 
     async def _read(self, stmt: Any, params: dict[str, Any] | None = None) -> Any:
         try:
-            result = await (await self._snapshot()).execute(stmt, params)
+            result = await self._execute(stmt, params)
         except DBAPIError as exc:
             # Retry only before the snapshot answered anything: a fresh connection is a
             # fresh snapshot, and mixing two in one response is what the snapshot prevents.
@@ -248,9 +269,15 @@ class Database:
                 raise
             log.warning("a pooled database connection was lost; reading again on a fresh one")
             await self._release()
-            result = await (await self._snapshot()).execute(stmt, params)
+            result = await self._execute(stmt, params)
         self._answered = True
         return result
+
+    async def _execute(self, stmt: Any, params: dict[str, Any] | None) -> Any:
+        session = await self._snapshot()
+        if self._prepared_reads and is_prepared(stmt):
+            return _Rows(await prepared.read(await session.connection(), self.principal, stmt, params))
+        return await session.execute(stmt, params)
 
     async def _snapshot(self) -> AsyncSession:
         if self._session is None:

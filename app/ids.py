@@ -11,9 +11,13 @@ import base64
 import binascii
 from typing import Any
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
 
 def to_global_id(type_name: str, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+    # base64.urlsafe_b64encode without its two wrapper calls: ids are encoded per row
+    raw = binascii.b2a_base64(f"{type_name}:{pk}".encode(), newline=False)
+    return raw.translate(_URLSAFE).rstrip(b"=").decode()
 
 
 def from_global_id(gid: str) -> tuple[str, int] | None:

@@ -88,6 +88,9 @@ class Settings:
     metrics_operation_names: int = 200
     # the planned executor (app/graphql/executor.py); false runs stock graphql-core
     compiled_executor: bool = True
+    # on asyncpg, the loaders' batches run as prepared reads (app/prepared.py); false sends
+    # every read through the ORM session (same rows, more CPU per statement)
+    prepared_reads: bool = True
     # subscriptions over graphql-transport-ws (docs/live.md): limits per connection and per
     # API key (per worker), the messages a connection may have waiting to be sent and how long
     # that queue may stay full before the client is closed as a slow consumer, the server's
@@ -137,6 +140,7 @@ class Settings:
             key_cache_seconds=_float("OG_KEY_CACHE_SECONDS", d.key_cache_seconds),
             idempotency_ttl_seconds=_int("OG_IDEMPOTENCY_TTL", d.idempotency_ttl_seconds),
             log_level=os.environ.get("OG_LOG_LEVEL", d.log_level),
+            prepared_reads=_bool("OG_PREPARED_READS", d.prepared_reads),
             metrics_token=os.environ.get("OG_METRICS_TOKEN", d.metrics_token),
             metrics_operation_names=_int("OG_METRICS_OPERATION_NAMES", d.metrics_operation_names),
             compiled_executor=_bool("OG_COMPILED_EXECUTOR", d.compiled_executor),

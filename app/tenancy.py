@@ -17,8 +17,9 @@ statement that is about the trash says so with the execution option `TRASH`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import event, exists, or_, select, true
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
@@ -31,6 +32,8 @@ from app.models import (
     OpportunityAccess,
     Organization,
 )
+
+T = TypeVar("T")
 
 ROLE_ORDER = (Role.VIEWER, Role.EDITOR, Role.MANAGER, Role.ADMIN)
 
@@ -55,6 +58,9 @@ class Principal:
     api_key_id: int | None = None
     _criteria: dict[str, list[Any]] = field(default_factory=dict, compare=False, hash=False, repr=False)
     _scoped: dict[tuple[int, str], tuple[Any, Any]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
+    _prepared: dict[tuple[int, str], tuple[Any, Any]] = field(
         default_factory=dict, compare=False, hash=False, repr=False
     )
 
@@ -86,6 +92,17 @@ class Principal:
         if made is None or made[0] is not statement:
             made = self._scoped[key] = (statement, statement.options(*self.criteria(state)))
         return made[1]
+
+    def prepared(self, statement: Any, dialect: str, prepare: Callable[[Any], T]) -> T:
+        """`prepare(scoped statement)`, made once per STABLE statement, trash state and dialect
+        (app/prepared.py compiles it to SQL): what this principal may read, kept with the
+        principal, so it ends with it (the key cache renews principals every few seconds)."""
+        state = statement.get_execution_options().get(TRASH, LIVE)
+        key = (id(statement), f"{state}/{dialect}")
+        made = self._prepared.get(key)
+        if made is None or made[0] is not statement:
+            made = self._prepared[key] = (statement, prepare(self.scoped(statement, state)))
+        return cast(T, made[1])
 
 
 class _Unscoped:

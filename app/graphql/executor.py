@@ -46,6 +46,7 @@ from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.execution.executor import collect_iterator_awaitables
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from app.graphql.field_plans import (
     LEAF,
@@ -75,6 +76,21 @@ def _learn_plain(value: Any) -> None:
     cls = type(value)
     if hasattr(cls, "__strawberry_definition__") and not issubclass(cls, BaseException):
         _PLAIN_OBJECTS.add(cls)
+
+
+def accepts_object(plan: FieldPlan, value: Any) -> bool:
+    """`plan.is_type_of(value)`, asked once per class of uncast objects instead of per object."""
+    is_type_of = plan.is_type_of
+    if is_type_of is None:
+        return True
+    cls = type(value)
+    if cls in plan.accepts and getattr(value, TYPE_CAST_ATTRIBUTE, None) is None:
+        return True
+    if not is_type_of(value, None):
+        return False
+    if getattr(value, TYPE_CAST_ATTRIBUTE, None) is None:
+        plan.accepts.add(cls)
+    return True
 
 
 class Step:
@@ -290,12 +306,13 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
                 return None
             if coerced is not None and coerced is not Undefined:
                 return coerced
-        elif (kind == OBJECT and (plan.is_type_of is None or plan.is_type_of(value, None))) or (
+        elif (kind == OBJECT and accepts_object(plan, value)) or (
             kind == LIST and type(value) in (list, tuple)
         ):
             try:
                 if kind == OBJECT:
-                    _learn_plain(value)
+                    if type(value) not in _PLAIN_OBJECTS:
+                        _learn_plain(value)
                     completed = self.complete_object(step, path, value, position_context)
                 else:
                     completed = self.complete_items(step, plan, parent_type, path, value, position_context)
@@ -401,7 +418,7 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
                     if coerced is not None and coerced is not Undefined:
                         append(coerced)
                         continue
-                elif is_type_of is None or is_type_of(item, None):
+                elif is_type_of is None or accepts_object(plan, item):
                     if type(item) not in plain:
                         _learn_plain(item)
                     try:

@@ -57,6 +57,7 @@ class FieldPlan:
     """What is known about one collected field before any row is seen."""
 
     __slots__ = (
+        "accepts",
         "attr",
         "coerce",
         "field_def",
@@ -88,6 +89,10 @@ class FieldPlan:
         self.same: type | None = None  # values of this exact type the serializer returns as they are
         self.object_type: Any = None
         self.is_type_of: Any = None
+        # classes whose (uncast) instances `is_type_of` accepted: strawberry's check is an
+        # isinstance on the class unless the object carries a `strawberry.cast`, so the answer
+        # for one uncast instance is the answer for all (see `accepts_object` in the executor)
+        self.accepts: set[type] = set()
         self.item_kind = STOCK
         self.item_type: Any = None
         self.item_nonnull = False

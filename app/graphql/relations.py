@@ -9,6 +9,7 @@ owner's filter input, the loader (keyed `Owner.name`), and the prefetch steps.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
@@ -123,7 +124,7 @@ class ToOne(Relation):
             if key is None:
                 return None  # no key, or a hop that is not visible
             obj = loaders.by_id(target).get(key)
-            if inspect.isawaitable(obj):
+            if isinstance(obj, asyncio.Future):  # `Loader.get`: the value, or a future of it
                 return self._rest(loaders, obj, i + 1)
         return obj
 

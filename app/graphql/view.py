@@ -114,7 +114,9 @@ class GraphQLApp(GraphQL[Context, None]):
         principal = scope.get("state", {}).get("principal", NOBODY)
         try:
             # the request's one read connection: taken at its first read, given back here
-            async with Database.for_request(self.sessions, principal) as db:
+            async with Database.for_request(
+                self.sessions, principal, prepared_reads=self.settings.prepared_reads
+            ) as db:
                 scope.setdefault("state", {})["db"] = db
                 # a request with an Idempotency-Key may be answered from its first run instead
                 response = await self.idempotency.answer(Request(scope, receive), db, self.run)

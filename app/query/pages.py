@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.errors import BadUserInput, QueryTooComplex
-from app.query.order import OrderKey, decode_cursor, encode_cursor, rows_after
+from app.query.order import OrderKey, cursor_encoder, decode_cursor, rows_after
 from app.query.sql import Expr
 
 
@@ -118,7 +118,12 @@ def read_page(rows: Sequence[Any], plan: PagePlan, canonical: list[OrderKey]) ->
     rows = list(rows[: plan.limit])
     if plan.backward:
         rows.reverse()
-    cursors = [encode_cursor(canonical, [r._mapping[f"_k{i}"] for i in range(n)]) for r in rows]
+    encode = cursor_encoder(canonical)
+    if rows:
+        at = [rows[0]._fields.index(f"_k{i}") for i in range(n)]  # once, not `_mapping` per row
+        cursors = [encode([r[i] for i in at]) for r in rows]
+    else:
+        cursors = []
     if plan.backward:
         return PageResult(rows, cursors, has_next=plan.before, has_previous=extra)
     return PageResult(rows, cursors, has_next=extra, has_previous=plan.after or plan.offset > 0)

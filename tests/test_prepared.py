@@ -1,0 +1,109 @@
+"""Prepared reads (app/prepared.py) answer exactly what the ORM session answers, on PostgreSQL.
+
+The same demo organization is read twice through the real app, once with prepared reads and
+once with every read through the session (`prepared_reads=False`), by an admin and by a
+manager (who sees fewer private deals), live and in the trash: the answers are equal, the
+prepared path was taken, and it runs no more statements.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app import prepared
+from app.cli import DEMO_ADMIN, DEMO_ORGANIZATION
+from app.demo import seed_demo
+from app.enums import Role
+from tests.support import Api, add_user, count_statements, make_tenant, running_app
+
+DEAL = """
+  id title amount currency probability expectedRevenue status position isPrivate createdAt updatedAt
+  expectedCloseDate closedAt deletedAt tags version
+  pipeline { id name } stage { id name type position pipeline { id name } }
+  customer { id name industry annualRevenue createdAt contacts { id displayName } }
+  contact { id displayName email customer { id name } } referrer { id } agent { id }
+  owner { id displayName avatarUrl } createdBy { id } updatedBy { id }
+  lead { id name } channel { id name } closeReason { id name kind } type { id name }
+  contacts { id displayName } lostReasons { id name } accessList { id displayName }
+  items { id itemName quantity rate amount position }
+  customFields { value definition { id label fieldType options } }
+  externalIds { source externalId }
+"""
+EVERYTHING = f"""
+query {{
+  opportunities(first: 120, orderBy: [{{ field: ID, direction: ASC }}]) {{ totalCount nodes {{ {DEAL} }} }}
+  trashedOpportunities(first: 50) {{ totalCount nodes {{ {DEAL} }} }}
+}}
+"""
+
+
+@pytest.fixture
+def postgres_only(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("prepared reads are for asyncpg; SQLite reads through the session")
+
+
+async def _answers(
+    database_url: str, keys: dict[str, str], taken: list[Any], *, prepared_reads: bool
+) -> tuple[dict[str, Any], int, int]:
+    """Each key's answer to EVERYTHING, and the statements run for them: all, and prepared."""
+    async with running_app(database_url, prepared_reads=prepared_reads) as (app, client):
+        answers, statements, prepared_count = {}, 0, 0
+        for who, key in keys.items():
+            await Api(client, key)("{ viewer { id } }")  # the key looked up and cached before counting
+            before = len(taken)
+            with count_statements(app.state.engine) as seen:
+                answers[who] = await Api(client, key)(EVERYTHING)
+            statements += len(seen)
+            prepared_count += len(taken) - before
+        return answers, statements, prepared_count
+
+
+async def test_prepared_reads_answer_what_the_session_answers(
+    postgres_only: None, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_app(database_url) as (app, client):
+        engine = app.state.engine
+        await seed_demo(engine, opportunities=300, seed=3, progress=False)
+        admin = await make_tenant(engine, DEMO_ORGANIZATION, Role.ADMIN, email=DEMO_ADMIN)
+        _, manager = await add_user(engine, DEMO_ORGANIZATION, "manager@acme-demo.example", Role.MANAGER)
+        api = Api(client, admin.key)
+        ids = [
+            n["id"]
+            for n in (await api("{ opportunities(first: 8) { nodes { id } } }"))["opportunities"]["nodes"]
+        ]
+        for gid in ids[::2]:  # some deals into the trash, their children with them
+            assert (
+                await api(
+                    "mutation ($id: ID!) { deleteOpportunity(id: $id) { errors { code } } }", {"id": gid}
+                )
+            )["deleteOpportunity"]["errors"] == []
+    keys = {"admin": admin.key, "manager": manager}
+
+    taken: list[Any] = []
+    real = prepared.read
+
+    async def spy(*args: Any) -> Any:
+        taken.append(args[2])
+        return await real(*args)
+
+    monkeypatch.setattr(prepared, "read", spy)
+    fast, fast_statements, fast_prepared = await _answers(database_url, keys, taken, prepared_reads=True)
+    assert fast_prepared == fast_statements - 2 * len(keys)  # all but each list's own page statement
+    slow, slow_statements, slow_prepared = await _answers(database_url, keys, taken, prepared_reads=False)
+    assert slow_prepared == 0
+
+    assert fast == slow
+    # the same batches (two loads of one loader may share a tick on one path and not the other)
+    assert fast_statements <= slow_statements
+    # the comparison covered what it is about: privacy, the trash and every relation kind
+    admin_deals, manager_deals = (fast[w]["opportunities"] for w in ("admin", "manager"))
+    assert manager_deals["totalCount"] < admin_deals["totalCount"]  # private deals
+    assert fast["admin"]["trashedOpportunities"]["totalCount"] == 4
+    assert fast["manager"]["trashedOpportunities"]["totalCount"] <= 4
+    nodes = admin_deals["nodes"]
+    for relation in ("customer", "stage", "owner", "items", "customFields", "contacts", "tags"):
+        assert any(n[relation] for n in nodes), relation
+    assert any(n["items"] for n in fast["admin"]["trashedOpportunities"]["nodes"])
