@@ -254,6 +254,10 @@ class Item(Node):
     def greet(self, name: str = "you") -> str:
         return f"hello {name} from {self.index}"
 
+    @strawberry.field(description="Reads its info: the response key it answers under.")
+    def answered_as(self, info: strawberry.Info) -> str:
+        return f"{info.path.key} of {self.index}"
+
 
 def _row(i: int) -> Item:
     return Item(
@@ -403,6 +407,14 @@ async def test_aliases_of_one_field_with_different_arguments() -> None:
     }
 
 
+async def test_method_resolvers_called_directly_and_ones_that_read_their_info() -> None:
+    got = await both("{ item(index: 3) { boom mustBoom a: answeredAs answeredAs next { boom answeredAs } } }")
+    item = got["data"]["item"]
+    assert item["a"] == "a of 3" and item["answeredAs"] == "answeredAs of 3"
+    assert item["next"] == {"boom": "ok 4", "answeredAs": "answeredAs of 4"}
+    assert item["boom"] is None and [e["path"] for e in got["errors"]] == [["item", "boom"]]
+
+
 async def test_fragments_on_the_interface_and_typename() -> None:
     got = await both(
         """{ nodes { __typename id ... on Item { label note } ...N }
@@ -469,9 +481,15 @@ def test_the_plan_takes_the_fast_path_only_for_plain_fields() -> None:
     assert compile_field(schema, item, [_field_node("{ label }")]).attr == "label"  # read directly
     assert compile_field(schema, item, [_field_node("{ boom }")]).attr is None
     assert kind(item, "{ __typename }")[0] == TYPENAME
-    assert kind(item, "{ boom }") == (LEAF, True)
-    assert kind(item, "{ next { id } }") == (OBJECT, True)
-    assert kind(item, "{ children { id } }") == (LIST, True)
+    # a method of `self` alone is called directly, with no info object
+    assert kind(item, "{ boom }") == (LEAF, False)
+    assert compile_field(schema, item, [_field_node("{ boom }")]).method.__name__ == "boom"
+    assert kind(item, "{ next { id } }") == (OBJECT, False)
+    assert kind(item, "{ children { id } }") == (LIST, False)
+    # ... but not an async one, nor one that reads its info
+    assert kind(item, "{ later }") == (LEAF, True)
+    assert compile_field(schema, item, [_field_node("{ later }")]).method is None
+    assert kind(item, "{ answeredAs }") == (LEAF, True)
     assert kind(item, "{ tags }") == (LIST, False)
     assert kind(item, "{ node { id } }")[0] == STOCK  # abstract
     assert kind(item, "{ greet }")[0] == STOCK  # arguments (strawberry converts them)

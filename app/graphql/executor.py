@@ -273,9 +273,14 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
             if plan.pass_info and plan.field_def is not None
             else None
         )
-        attr = plan.attr
+        attr, method = plan.attr, plan.method
         try:
-            value = getattr(source, attr) if attr is not None else step.resolve(source, info)
+            if attr is not None:
+                value = getattr(source, attr)
+            elif method is not None:
+                value = method(source)
+            else:
+                value = step.resolve(source, info)
         except Exception as raw_error:
             self.handle_field_error(raw_error, plan.return_type, step.fields, path)
             return None

@@ -19,6 +19,7 @@ per request.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections import OrderedDict
 from enum import Enum
@@ -66,6 +67,7 @@ class FieldPlan:
         "item_nonnull",
         "item_type",
         "kind",
+        "method",
         "nonnull",
         "object_type",
         "pass_info",
@@ -84,6 +86,10 @@ class FieldPlan:
         # strawberry's resolver of a field without resolver nor extensions ignores `info`
         self.pass_info = not getattr(self.resolve, "_is_default", False)
         self.attr = None if self.pass_info else _attribute_of(self.resolve)
+        # a method resolver that takes only `self`: called as `method(source)`, no info object
+        self.method: Any = _method_of(self.resolve) if self.pass_info else None
+        if self.method is not None:
+            self.pass_info = False
         self.relation: Any = _relation_of(field_def) if field_def is not None else None
         self.coerce: Any = None
         self.same: type | None = None  # values of this exact type the serializer returns as they are
@@ -112,6 +118,51 @@ def _attribute_of(resolve: Any) -> str | None:
             if plain and field.base_resolver is None and field.default_resolver is getattr:
                 return field.python_name
     return None
+
+
+def _method_of(resolve: Any) -> Any:
+    """The plain function behind strawberry's resolver, when calling it with the source alone is the
+    same thing (`@strawberry.field def expected_revenue(self) -> Decimal`).
+
+    Strawberry's `_resolver` builds an Info, converts no arguments, runs no extensions and calls
+    `field.get_result(source, info, [source], {})`, which is `base_resolver(source)`: about fifteen
+    calls per field and row. Only when every one of those steps is the identity: a synchronous
+    resolver of `self` alone (no info, root or parent parameter, no arguments), on a field of the
+    plain StrawberryField class with no extensions and no exception handlers.
+    """
+    if getattr(resolve, "__name__", "") != "_resolver":
+        return None
+    cells = _cells(resolve)
+    handlers, make_info = cells.get("field_exception_handlers"), cells.get("_strawberry_info_from_graphql")
+    if handlers is None or handlers or make_info is None:
+        return None
+    field = _cells(make_info).get("field")  # the field the resolver's Info is made for
+    resolver = getattr(field, "base_resolver", None)
+    if (
+        not isinstance(field, StrawberryField)
+        or type(field).get_result is not StrawberryField.get_result
+        or resolver is None
+        or field.is_async
+        or field.extensions
+        or field.arguments
+        or resolver.arguments
+        or resolver.self_parameter is None
+        or resolver.info_parameter is not None
+        or resolver.root_parameter is not None
+        or resolver.parent_parameter is not None
+    ):
+        return None
+    func = resolver.wrapped_func
+    return func if inspect.isfunction(func) and not inspect.iscoroutinefunction(func) else None
+
+
+def _cells(func: Any) -> dict[str, Any]:
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return {}
+    return {
+        name: cell.cell_contents for name, cell in zip(code.co_freevars, func.__closure__ or (), strict=True)
+    }
 
 
 def _relation_of(field_def: GraphQLField) -> Any:
