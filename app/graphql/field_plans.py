@@ -197,12 +197,13 @@ def _object_ok(t: GraphQLObjectType) -> bool:
 
 
 def _serializer(leaf: Any) -> Any:
-    """The leaf type's serializer; an enum's remembers the name of each member it has serialized.
+    """The leaf type's serializer; an enum's remembers the name it gave each value.
 
     Strawberry's enum serializer compares the value with every member of the enum in turn, per
-    value; a member's name never changes, so after the first it is one dict lookup. Only members
-    of an `Enum` class are remembered, keyed by their exact class (a `str` enum's member equals
-    its plain string, which must still go through the serializer).
+    value; the name it gives a value never changes, so after the first it is one dict lookup.
+    Names are kept per exact class of the value (a `str` enum's member equals its plain string
+    and hashes alike, so members and the plain strings read from rows get separate tables), and
+    only for members of an `Enum` class and plain strings; a value it refuses is never kept.
     """
     coerce = leaf.coerce_output_value
     if not isinstance(leaf, GraphQLEnumType):
@@ -216,7 +217,7 @@ def _serializer(leaf: Any) -> Any:
             if name is not None:
                 return name
         name = coerce(value)
-        if isinstance(value, Enum) and isinstance(name, str):
+        if (type(value) is str or isinstance(value, Enum)) and isinstance(name, str):
             names.setdefault(type(value), {})[value] = name
         return name
 

@@ -168,6 +168,7 @@ class Loaders:
         self.default_page_size = default_page_size
         self.max_page_size = max_page_size
         self._loaders: dict[Hashable, Loader] = {}
+        self._by_target: dict[Any, Loader] = {}  # `by_id`'s loaders by what callers name them with
         self._trash: Loaders | None = None
 
     def _get(self, key: Hashable, batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]) -> Loader:
@@ -185,6 +186,7 @@ class Loaders:
     def clear(self) -> None:
         """Forget everything loaded so far (after a mutation changed it)."""
         self._loaders.clear()
+        self._by_target.clear()
         self._trash = None
 
     def in_trash(self) -> Loaders:
@@ -198,7 +200,13 @@ class Loaders:
 
     def by_id(self, target: registry.Target | registry.Entity) -> Loader:
         """An entity (or its GraphQL type) by primary key, or None when not visible."""
-        e = registry.get(target)
+        loader = self._by_target.get(target)  # once per relation and row: one lookup
+        if loader is not None:
+            return loader
+        loader = self._by_target[target] = self._by_id(registry.get(target))
+        return loader
+
+    def _by_id(self, e: registry.Entity) -> Loader:
         loader = self._loaders.get(("id", e.name))
         if loader is not None:
             return loader
