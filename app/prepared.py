@@ -92,9 +92,18 @@ class Prepared:
         return out
 
 
+def _asdict(row: Any) -> dict[str, Any]:
+    return dict(zip(row._fields, row, strict=True))
+
+
 def _row_class(fields: tuple[str, ...]) -> type:
-    """A tuple with `_fields` and an attribute per column: what the loaders read of a Row."""
-    namespace: dict[str, Any] = {"__slots__": (), "_fields": fields}
+    """A tuple read like SQLAlchemy's Row: by index, by attribute, `_fields`, `_asdict`, `_mapping`."""
+    namespace: dict[str, Any] = {
+        "__slots__": (),
+        "_fields": fields,
+        "_asdict": _asdict,
+        "_mapping": property(_asdict),
+    }
     for i, name in enumerate(fields):
         if name.isidentifier() and name not in namespace:
             namespace[name] = property(itemgetter(i))

@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
+from app import models as m
 from app import prepared
 from app.cli import DEMO_ADMIN, DEMO_ORGANIZATION
 from app.demo import seed_demo
 from app.enums import Role
-from tests.support import Api, add_user, count_statements, make_tenant, running_app
+from app.ids import decode
+from tests.support import Api, add_user, count_statements, insert, make_tenant, running_app
 
 DEAL = """
   id title amount currency probability expectedRevenue status position isPrivate createdAt updatedAt
@@ -74,6 +76,22 @@ async def test_prepared_reads_answer_what_the_session_answers(
             n["id"]
             for n in (await api("{ opportunities(first: 8) { nodes { id } } }"))["opportunities"]["nodes"]
         ]
+        org = admin.organization_id
+        await insert(  # external ids on live and trashed deals (the demo has none)
+            engine,
+            *(
+                m.ExternalId(
+                    organization_id=org,
+                    kind="Opportunity",
+                    source="crm",
+                    external_id=f"X-{pk}",
+                    record_id=pk,
+                    opportunity_id=pk,
+                )
+                for pk in (decode("Opportunity", gid) for gid in ids)
+                if pk is not None
+            ),
+        )
         for gid in ids[::2]:  # some deals into the trash, their children with them
             assert (
                 await api(
@@ -104,6 +122,16 @@ async def test_prepared_reads_answer_what_the_session_answers(
     assert fast["admin"]["trashedOpportunities"]["totalCount"] == 4
     assert fast["manager"]["trashedOpportunities"]["totalCount"] <= 4
     nodes = admin_deals["nodes"]
-    for relation in ("customer", "stage", "owner", "items", "customFields", "contacts", "tags"):
+    for relation in (
+        "customer",
+        "stage",
+        "owner",
+        "items",
+        "customFields",
+        "contacts",
+        "tags",
+        "externalIds",
+    ):
         assert any(n[relation] for n in nodes), relation
     assert any(n["items"] for n in fast["admin"]["trashedOpportunities"]["nodes"])
+    assert all(n["externalIds"] for n in fast["admin"]["trashedOpportunities"]["nodes"])
