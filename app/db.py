@@ -176,6 +176,7 @@ async def read_retrying(read: Callable[[], Awaitable[T]]) -> T:
 _CLOSING: set[asyncio.Task[None]] = set()
 # PostgreSQL: one snapshot for the whole request, and the server knows nothing will be written.
 _SNAPSHOT = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
 class _Rows:
@@ -213,7 +214,8 @@ class Database:
     transaction is a read-only snapshot (REPEATABLE READ on PostgreSQL, a deferred
     BEGIN in WAL mode on SQLite), so every loader batch of a request sees the same
     committed state: a page, its counts and its relations agree. It costs one BEGIN
-    and one ROLLBACK per request, not one per batch.
+    and one ROLLBACK per request, not one per batch; `snapshot=False`
+    (OG_READ_SNAPSHOT=statement) reads in autocommit instead, without both.
 
     Loader batches dispatch concurrently, and one asyncpg connection runs one statement
     at a time ("another operation is in progress", docs/database.md), so statements queue on
@@ -225,7 +227,12 @@ class Database:
     """
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], principal: Principal, *, prepared_reads: bool = True
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        principal: Principal,
+        *,
+        prepared_reads: bool = True,
+        snapshot: bool = True,
     ) -> None:
         self._sessions = sessions
         self.principal = principal
@@ -237,14 +244,20 @@ class Database:
         self._at_close: list[Callable[[], object]] = []
         # the loaders' STABLE statements skip the ORM session on asyncpg (app/prepared.py)
         self._prepared_reads = prepared_reads and self._engine.dialect.driver == "asyncpg"
+        self._snapshot_reads = snapshot  # False: autocommit reads (OG_READ_SNAPSHOT=statement)
 
     @classmethod
     @asynccontextmanager
     async def for_request(
-        cls, sessions: async_sessionmaker[AsyncSession], principal: Principal, *, prepared_reads: bool = True
+        cls,
+        sessions: async_sessionmaker[AsyncSession],
+        principal: Principal,
+        *,
+        prepared_reads: bool = True,
+        snapshot: bool = True,
     ) -> AsyncIterator[Database]:
         """The request's database, closed (its connection back in the pool) when the request ends."""
-        db = cls(sessions, principal, prepared_reads=prepared_reads)
+        db = cls(sessions, principal, prepared_reads=prepared_reads, snapshot=snapshot)
         try:
             yield db
         finally:
@@ -284,7 +297,10 @@ class Database:
             session = self._sessions()
             session.info[SESSION_KEY] = self.principal
             self._session = session
-            if self.dialect == "postgresql":
+            if not self._snapshot_reads:
+                # autocommit: no BEGIN and no ROLLBACK; each statement sees what is committed
+                await session.connection(execution_options=_AUTOCOMMIT)
+            elif self.dialect == "postgresql":
                 await session.connection(execution_options=_SNAPSHOT)
             elif self.dialect == "sqlite":
                 # pysqlite runs SELECTs outside any transaction; an explicit (deferred) BEGIN

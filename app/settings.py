@@ -30,6 +30,16 @@ def _bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {raw!r}")
+    return raw
+
+
+READ_SNAPSHOTS = ("request", "statement")
+
+
 def _list(name: str) -> tuple[str, ...]:
     raw = os.environ.get(name, "")
     return tuple(part.strip() for part in raw.split(",") if part.strip())
@@ -91,6 +101,10 @@ class Settings:
     # on asyncpg, the loaders' batches run as prepared reads (app/prepared.py); false sends
     # every read through the ORM session (same rows, more CPU per statement)
     prepared_reads: bool = True
+    # "request": a query reads one snapshot (BEGIN READ ONLY … ROLLBACK: a page, its counts and
+    # its relations agree); "statement": each statement reads the latest committed state on
+    # its own (autocommit: two round trips fewer per request, no cross-statement consistency)
+    read_snapshot: str = "request"
     # subscriptions over graphql-transport-ws (docs/live.md): limits per connection and per
     # API key (per worker), the messages a connection may have waiting to be sent and how long
     # that queue may stay full before the client is closed as a slow consumer, the server's
@@ -141,6 +155,7 @@ class Settings:
             idempotency_ttl_seconds=_int("OG_IDEMPOTENCY_TTL", d.idempotency_ttl_seconds),
             log_level=os.environ.get("OG_LOG_LEVEL", d.log_level),
             prepared_reads=_bool("OG_PREPARED_READS", d.prepared_reads),
+            read_snapshot=_choice("OG_READ_SNAPSHOT", d.read_snapshot, READ_SNAPSHOTS),
             metrics_token=os.environ.get("OG_METRICS_TOKEN", d.metrics_token),
             metrics_operation_names=_int("OG_METRICS_OPERATION_NAMES", d.metrics_operation_names),
             compiled_executor=_bool("OG_COMPILED_EXECUTOR", d.compiled_executor),

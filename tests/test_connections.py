@@ -270,3 +270,60 @@ async def test_a_batch_that_outlives_its_request_gives_the_connection_back_when_
         assert [r.title for r in await batch] == ["Late"]
         await asyncio.gather(*app.db._CLOSING)  # ... and the connection goes back once it ends
         assert pool.held == 0 and pool.checkouts == 1
+
+
+@contextmanager
+def count_begins(engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every transaction the database itself is asked to begin (asyncpg's, or SQLite's BEGIN)."""
+    begun: list[str] = []
+    if engine.dialect.name == "postgresql":
+        import asyncpg.transaction
+
+        start = asyncpg.transaction.Transaction.start
+
+        async def counted(self: Any) -> None:
+            begun.append("BEGIN")
+            await start(self)
+
+        monkeypatch.setattr(asyncpg.transaction.Transaction, "start", counted)
+        yield begun
+        monkeypatch.setattr(asyncpg.transaction.Transaction, "start", start)
+        return
+
+    def before(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        if statement.strip().upper().startswith("BEGIN"):
+            begun.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", before)
+    try:
+        yield begun
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", before)
+
+
+async def test_statement_reads_take_no_transaction_and_answer_the_same(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = {}
+    for mode in ("request", "statement"):
+        async with running_app(database_url, read_snapshot=mode) as (app_, client):
+            engine = app_.state.engine
+            if mode == "request":
+                tenant = await make_tenant(engine, "Acme", Role.ADMIN)
+                await _fill(engine, tenant, 3)
+            api = Api(client, tenant.key)
+            await api("{ viewer { id } }")  # the key lookup is its own read, before counting
+            with count_begins(engine, monkeypatch) as begun:
+                answers[mode] = await api(EVERYTHING, {"first": 3})
+            # one snapshot for the whole request, or none at all
+            assert len(begun) == (1 if mode == "request" else 0), begun
+    assert answers["request"] == answers["statement"]
+    assert len(answers["statement"]["opportunities"]["nodes"]) == 3
+
+
+def test_read_snapshot_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OG_READ_SNAPSHOT", "Statement")
+    assert Settings.from_env().read_snapshot == "statement"
+    monkeypatch.setenv("OG_READ_SNAPSHOT", "sometimes")
+    with pytest.raises(ValueError, match="OG_READ_SNAPSHOT must be one of request, statement"):
+        Settings.from_env()

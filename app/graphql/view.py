@@ -115,7 +115,10 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             # the request's one read connection: taken at its first read, given back here
             async with Database.for_request(
-                self.sessions, principal, prepared_reads=self.settings.prepared_reads
+                self.sessions,
+                principal,
+                prepared_reads=self.settings.prepared_reads,
+                snapshot=self.settings.read_snapshot == "request",
             ) as db:
                 scope.setdefault("state", {})["db"] = db
                 # a request with an Idempotency-Key may be answered from its first run instead
