@@ -254,6 +254,10 @@ class Item(Node):
     def greet(self, name: str = "you") -> str:
         return f"hello {name} from {self.index}"
 
+    @strawberry.field(description="The same row (index 3) from every row.")
+    def shared(self) -> Item | None:
+        return ROWS[3]
+
     @strawberry.field(description="Reads its info: the response key it answers under.")
     def answered_as(self, info: strawberry.Info) -> str:
         return f"{info.path.key} of {self.index}"
@@ -413,6 +417,18 @@ async def test_method_resolvers_called_directly_and_ones_that_read_their_info() 
     assert item["a"] == "a of 3" and item["answeredAs"] == "answeredAs of 3"
     assert item["next"] == {"boom": "ok 4", "answeredAs": "answeredAs of 4"}
     assert item["boom"] is None and [e["path"] for e in got["errors"]] == [["item", "boom"]]
+
+
+async def test_an_object_selected_many_times_completes_alike_and_keeps_each_error() -> None:
+    # `shared` is ROWS[3] on every row: its plain leaves are completed once and reused, but its
+    # `boom` raises (3 % 3 == 0), so that selection is completed, its error reported, every time
+    got = await both("{ items { shared { id color tags price } again: shared { id boom } } }")
+    items = got["data"]["items"]
+    assert len(items) == 12
+    assert all(
+        i["shared"] == {"id": "3", "color": "BLUE", "tags": ["a", "t3"], "price": "3703.50"} for i in items
+    )
+    assert [e["path"] for e in got["errors"]] == [["items", n, "again", "boom"] for n in range(12)]
 
 
 async def test_fragments_on_the_interface_and_typename() -> None:

@@ -93,6 +93,20 @@ def accepts_object(plan: FieldPlan, value: Any) -> bool:
     return True
 
 
+def _leaves_only(steps: tuple[Step, ...]) -> bool:
+    """Whether a selection's completion depends on its object alone: `__typename`, and leaves (or
+    lists of leaves) read as attributes or from methods of `self` that take no info."""
+    for step in steps:
+        plan = step.plan
+        if plan.kind == TYPENAME:
+            continue
+        leaf = plan.kind == LEAF or (plan.kind == LIST and plan.item_kind == LEAF)
+        if leaf and (plan.attr is not None or plan.method is not None):
+            continue
+        return False
+    return True
+
+
 class Step:
     """One response key of one collected selection set, bound to this execution."""
 
@@ -106,7 +120,7 @@ class Step:
         self.resolve = plan.resolve or default
         # the sub-selection of an object field, collected and bound at its first object: the
         # same for every object of a list (graphql-core memoizes it on `fields` too)
-        self.sub: tuple[GroupedFieldSet, Any, tuple[Step, ...] | None] | None = None
+        self.sub: tuple[GroupedFieldSet, Any, tuple[Step, ...] | None, bool] | None = None
 
 
 class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -119,6 +133,9 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         self._fast = middleware is None or middleware._middleware_resolvers is None
         self._plans = plans_of(self.schema, self.operation) if self._fast else None
         self._steps: dict[int, tuple[GroupedFieldSet, tuple[Step, ...]]] = {}
+        # completed leaf-only selections, by (object, selection): see `complete_object`
+        self._completed: dict[tuple[int, int], tuple[Any, dict[str, Any]]] = {}
+        self._field_errors = 0  # errors handled so far (a completion that saw one is not kept)
         # relation fields read only `info.context.loaders`: called with these directly
         self._loaders = getattr(self.context_value, "loaders", None)
 
@@ -356,17 +373,46 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
         return completed
 
+    def handle_field_error(
+        self,
+        raw_error: Exception,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+    ) -> None:
+        self._field_errors += 1
+        super().handle_field_error(raw_error, return_type, field_details_list, path)
+
     def complete_object(self, step: Step, path: Path, value: Any, position_context: Any) -> Any:
-        """`collect_and_execute_subfields`, straight to the bound steps without incremental delivery."""
+        """`collect_and_execute_subfields`, straight to the bound steps without incremental delivery.
+
+        The same object is often selected the same way many times in one response: a page's
+        deals share a few stages and owners, their custom field values a few definitions. When
+        the selection holds only leaves read from the object itself (attributes, enums, methods
+        of `self` alone: nothing that sees its path or info), its completion depends on the
+        object alone, so the first completion is kept for this execution and reused: one dict
+        per distinct object, not per occurrence. A completion that handled an error is never
+        kept (its error belongs to its own path), nor one that is not plain (awaitable).
+        """
         object_type = step.plan.object_type
         sub = step.sub
         if sub is None:
             sub_fields, defer_usages, _ = self.collect_subfields(object_type, step.fields)
             steps = None if defer_usages else self.steps_of(object_type, sub_fields)
-            sub = step.sub = (sub_fields, defer_usages, steps)
-        sub_fields, defer_usages, steps = sub
+            sub = step.sub = (sub_fields, defer_usages, steps, steps is not None and _leaves_only(steps))
+        sub_fields, defer_usages, steps, leaves_only = sub
         if position_context is None and steps is not None:
-            return self.run_steps(object_type, value, path, steps, None)
+            if not leaves_only:
+                return self.run_steps(object_type, value, path, steps, None)
+            key = (id(value), id(steps))
+            kept = self._completed.get(key)
+            if kept is not None and kept[0] is value:
+                return kept[1]
+            errors = self._field_errors
+            completed = self.run_steps(object_type, value, path, steps, None)
+            if type(completed) is dict and self._field_errors == errors:
+                self._completed[key] = (value, completed)  # holding `value` keeps its id unique
+            return completed
         return self.execute_collected_subfields(
             object_type, value, path, sub_fields, defer_usages, position_context
         )
