@@ -79,16 +79,20 @@ def _learn_plain(value: Any) -> None:
 
 
 def accepts_object(plan: FieldPlan, value: Any) -> bool:
-    """`plan.is_type_of(value)`, asked once per class of uncast objects instead of per object."""
+    """`plan.is_type_of(value)`, asked once per class of uncast objects instead of per object.
+
+    `plan.accepts` holds classes whose instances keep their attributes in `__dict__`, where
+    `strawberry.cast` puts its mark: a dict lookup, where `getattr` with a default would
+    raise and catch an AttributeError inside for every uncast object."""
     is_type_of = plan.is_type_of
     if is_type_of is None:
         return True
     cls = type(value)
-    if cls in plan.accepts and getattr(value, TYPE_CAST_ATTRIBUTE, None) is None:
+    if cls in plan.accepts and TYPE_CAST_ATTRIBUTE not in value.__dict__:
         return True
     if not is_type_of(value, None):
         return False
-    if getattr(value, TYPE_CAST_ATTRIBUTE, None) is None:
+    if isinstance(getattr(value, "__dict__", None), dict) and TYPE_CAST_ATTRIBUTE not in value.__dict__:
         plan.accepts.add(cls)
     return True
 

@@ -38,7 +38,7 @@ from graphql import (
 )
 from graphql.execution.collect_fields import GroupedFieldSet
 from graphql.language import FieldNode
-from graphql.type.scalars import serialize_boolean, serialize_id, serialize_string
+from graphql.type.scalars import serialize_boolean, serialize_id, serialize_int, serialize_string
 from strawberry.types.field import StrawberryField
 
 OPERATIONS_CACHED = 256
@@ -187,6 +187,17 @@ def _relation_of(field_def: GraphQLField) -> Any:
 _IDENTITY = {serialize_string: str, serialize_id: str, serialize_boolean: bool}
 
 
+def _serialize_int(value: Any) -> Any:
+    """graphql-core's Int serializer, with the common case (a Python int in 32 bits) first."""
+    if type(value) is int and -2147483648 <= value <= 2147483647:
+        return value
+    return serialize_int(value)
+
+
+# serializers replaced by one that answers the same, faster for the values rows hold
+_FASTER = {serialize_int: _serialize_int}
+
+
 def _is_strawberry_type_check(is_type_of: Any) -> bool:
     # strawberry's generated `is_type_of` is a synchronous isinstance check that ignores info
     return getattr(is_type_of, "__qualname__", "").endswith("_get_is_type_of.<locals>.is_type_of")
@@ -207,7 +218,7 @@ def _serializer(leaf: Any) -> Any:
     """
     coerce = leaf.coerce_output_value
     if not isinstance(leaf, GraphQLEnumType):
-        return coerce
+        return _FASTER.get(coerce, coerce)
     names: dict[type, dict[Any, Any]] = {}
 
     def serialize_enum(value: Any) -> Any:
