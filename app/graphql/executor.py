@@ -36,9 +36,10 @@ is what catches a drift on upgrade. Plans and their cache: app/graphql/field_pla
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLOutputType, GraphQLResolveInfo
@@ -70,6 +71,11 @@ _INERT = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict,
 # of a class was checked, the rest of a 1000-row page is not asked again: a set lookup, not
 # `isinstance` plus strawberry's `is_awaitable` per object.
 _PLAIN_OBJECTS: set[type] = set()
+
+
+# graphql-core's Path is a NamedTuple, whose generated `__new__` is a Python function: one call per
+# relation field and list item. `tuple.__new__` made partial makes the same object in C.
+new_path: Callable[[tuple[Any, Any, Any]], Path] = partial(tuple.__new__, Path)
 
 
 def _learn_plain(value: Any) -> None:
@@ -207,7 +213,7 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
                         value = getattr(source_value, attr)
                     except Exception as raw_error:
                         self.handle_field_error(
-                            raw_error, plan.return_type, step.fields, Path(path, key, type_name)
+                            raw_error, plan.return_type, step.fields, new_path((path, key, type_name))
                         )
                         results[key] = None
                         continue
@@ -223,7 +229,7 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
                             coerced = plan.coerce(value)
                         except Exception as raw_error:
                             self.handle_field_error(
-                                raw_error, plan.return_type, step.fields, Path(path, key, type_name)
+                                raw_error, plan.return_type, step.fields, new_path((path, key, type_name))
                             )
                             results[key] = None
                             continue
@@ -231,13 +237,19 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
                             results[key] = coerced
                             continue
                     result = self.complete_planned(
-                        step, plan, parent_type, Path(path, key, type_name), value, position_context, None
+                        step,
+                        plan,
+                        parent_type,
+                        new_path((path, key, type_name)),
+                        value,
+                        position_context,
+                        None,
                     )
                     results[key] = result
                     if is_awaitable(result):
                         awaitable_fields.append(key)
                     continue
-                field_path = Path(path, key, type_name)
+                field_path = new_path((path, key, type_name))
                 if kind == STOCK:
                     result = self.execute_field(
                         parent_type, source_value, step.fields, field_path, position_context
@@ -453,7 +465,7 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         try:
             for item in iterator:
                 index += 1
-                item_path = Path(path, index, None)
+                item_path = new_path((path, index, None))
                 if item is None:
                     if not item_nonnull:
                         append(None)
