@@ -68,13 +68,33 @@ class Edge(Generic[T]):
 
 @strawberry.type(description="A page of a list (Relay connection), with its cursors and total.")
 class Connection(Generic[T]):
-    edges: list[Edge[T]] = strawberry.field(description="The rows of this page with their cursors.")
+    # The rows, and each row's cursor by its index: cursors are encoded, and edges made, only
+    # when `edges` is selected (a board reads `nodes` and `pageInfo`: 1000 rows, two cursors).
+    rows: strawberry.Private[Sequence[T]]
+    cursor_of: strawberry.Private[Callable[[int], str]]
     page_info: PageInfo = strawberry.field(description="Whether more rows exist before or after.")
     count: strawberry.Private[Callable[[], Awaitable[int]]]
 
+    @strawberry.field(description="The rows of this page with their cursors.")
+    def edges(self) -> list[Edge[T]]:
+        cursor_of = self.cursor_of
+        return [Edge(cursor=cursor_of(i), node=node) for i, node in enumerate(self.rows)]
+
     @strawberry.field(description="The rows of this page, without cursors.")
     def nodes(self) -> list[T]:
-        return [edge.node for edge in self.edges]
+        return list(self.rows)
+
+    @classmethod
+    def of_edges(
+        cls, edges: Sequence[Edge[T]], page_info: PageInfo, count: Callable[[], Awaitable[int]]
+    ) -> Connection[T]:
+        """A connection of edges made already (their cursors known)."""
+        return cls(
+            rows=[edge.node for edge in edges],
+            cursor_of=lambda i: edges[i].cursor,
+            page_info=page_info,
+            count=count,
+        )
 
     @strawberry.field(description="How many rows match the filter in all; counted only when asked for.")
     async def total_count(self) -> int:

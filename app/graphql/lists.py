@@ -126,9 +126,9 @@ async def root_connection(
 
     connection = build_connection(e, page, count)
     loader = ctx.loaders.by_id(e)
-    for edge in connection.edges if trash is None else ():  # `node(id:)` never answers from the trash
-        loader.prime(edge.node.pk, edge.node)
-    await prefetch.below_connection(info, [edge.node for edge in connection.edges])
+    for node in connection.rows if trash is None else ():  # `node(id:)` never answers from the trash
+        loader.prime(node.pk, node)
+    await prefetch.below_connection(info, list(connection.rows))
     return connection
 
 
@@ -152,7 +152,7 @@ async def nested_connection(info: Info, relation: Any, parent: int, args: ListAr
         if prefetch.selects(info, "totalCount"):
             for page in pages:
                 page.count()
-        await prefetch.below_connection(info, [edge.node for page in pages for edge in page.edges])
+        await prefetch.below_connection(info, [node for page in pages for node in page.rows])
 
     # the page loader plans for one selection (these field nodes), so it is keyed by them too
     selection = tuple(id(node) for node in info._raw_info.field_nodes)

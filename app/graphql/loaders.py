@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from app import metrics, query
 from app.db import Reads
 from app.graphql import registry
-from app.graphql.common import Connection, Edge, PageInfo
+from app.graphql.common import Connection, PageInfo
 from app.tenancy import STABLE, TRASH, TRASHED
 
 # A page may hold 1000 rows; a batch of that size keeps the statement count constant.
@@ -405,16 +405,13 @@ def _builder(e: registry.Entity) -> Callable[[Any, Sequence[str]], Any]:
 def build_connection(
     e: registry.Entity, page: query.PageResult, count: Callable[[], Awaitable[int]]
 ) -> Connection[Any]:
-    edges = [
-        Edge(cursor=cursor, node=node) for node, cursor in zip(built(e, page.rows), page.cursors, strict=True)
-    ]
     info = PageInfo(
         has_next_page=page.has_next,
         has_previous_page=page.has_previous,
-        start_cursor=page.cursors[0] if page.cursors else None,
-        end_cursor=page.cursors[-1] if page.cursors else None,
+        start_cursor=page.start_cursor,
+        end_cursor=page.end_cursor,
     )
-    return Connection(edges=edges, page_info=info, count=count)
+    return Connection(rows=built(e, page.rows), cursor_of=page.cursor, page_info=info, count=count)
 
 
 class _InTrash:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,9 +106,17 @@ def paged_per_parent(stmt: Select[Any], partition: Expr, plan: PagePlan) -> Sele
 @dataclass
 class PageResult:
     rows: list[Any]
-    cursors: list[str]
+    cursor: Callable[[int], str]  # the cursor of row i, encoded when asked for
     has_next: bool
     has_previous: bool
+
+    @property
+    def start_cursor(self) -> str | None:
+        return self.cursor(0) if self.rows else None
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursor(len(self.rows) - 1) if self.rows else None
 
 
 def read_page(rows: Sequence[Any], plan: PagePlan, canonical: list[OrderKey]) -> PageResult:
@@ -119,11 +127,12 @@ def read_page(rows: Sequence[Any], plan: PagePlan, canonical: list[OrderKey]) ->
     if plan.backward:
         rows.reverse()
     encode = cursor_encoder(canonical)
-    if rows:
-        at = [rows[0]._fields.index(f"_k{i}") for i in range(n)]  # once, not `_mapping` per row
-        cursors = [encode([r[i] for i in at]) for r in rows]
-    else:
-        cursors = []
+    at = [rows[0]._fields.index(f"_k{i}") for i in range(n)] if rows else []  # once per page
+
+    def cursor(index: int) -> str:
+        row = rows[index]
+        return encode([row[i] for i in at])
+
     if plan.backward:
-        return PageResult(rows, cursors, has_next=plan.before, has_previous=extra)
-    return PageResult(rows, cursors, has_next=extra, has_previous=plan.after or plan.offset > 0)
+        return PageResult(rows, cursor, has_next=plan.before, has_previous=extra)
+    return PageResult(rows, cursor, has_next=extra, has_previous=plan.after or plan.offset > 0)
