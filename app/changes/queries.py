@@ -52,7 +52,7 @@ async def feed(info: Info, after: str | None, first: int | None, flt: Any) -> Co
                 return total
             at = rest.last_seq
 
-    return Connection.of_edges(edges, info_, count)
+    return Connection(edges=edges, page_info=info_, count=count)
 
 
 @strawberry.type

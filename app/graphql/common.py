@@ -68,37 +68,44 @@ class Edge(Generic[T]):
 
 @strawberry.type(description="A page of a list (Relay connection), with its cursors and total.")
 class Connection(Generic[T]):
-    # The rows, and each row's cursor by its index: cursors are encoded, and edges made, only
-    # when `edges` is selected (a board reads `nodes` and `pageInfo`: 1000 rows, two cursors).
-    rows: strawberry.Private[Sequence[T]]
-    cursor_of: strawberry.Private[Callable[[int], str]]
+    edges: list[Edge[T]] = strawberry.field(description="The rows of this page with their cursors.")
     page_info: PageInfo = strawberry.field(description="Whether more rows exist before or after.")
     count: strawberry.Private[Callable[[], Awaitable[int]]]
-
-    @strawberry.field(description="The rows of this page with their cursors.")
-    def edges(self) -> list[Edge[T]]:
-        cursor_of = self.cursor_of
-        return [Edge(cursor=cursor_of(i), node=node) for i, node in enumerate(self.rows)]
+    # A page made by `lazy`: its rows, and each row's cursor by index. Edges are made, and
+    # cursors encoded, only when `edges` is read (a board reads `nodes` and two cursors).
+    rows: strawberry.Private[Sequence[T] | None] = None
+    cursor_of: strawberry.Private[Callable[[int], str] | None] = None
 
     @strawberry.field(description="The rows of this page, without cursors.")
     def nodes(self) -> list[T]:
-        return list(self.rows)
-
-    @classmethod
-    def of_edges(
-        cls, edges: Sequence[Edge[T]], page_info: PageInfo, count: Callable[[], Awaitable[int]]
-    ) -> Connection[T]:
-        """A connection of edges made already (their cursors known)."""
-        return cls(
-            rows=[edge.node for edge in edges],
-            cursor_of=lambda i: edges[i].cursor,
-            page_info=page_info,
-            count=count,
-        )
+        if self.rows is not None:
+            return list(self.rows)
+        return [edge.node for edge in self.edges]
 
     @strawberry.field(description="How many rows match the filter in all; counted only when asked for.")
     async def total_count(self) -> int:
         return await self.count()
+
+    @classmethod
+    def lazy(
+        cls,
+        rows: Sequence[T],
+        cursor_of: Callable[[int], str],
+        page_info: PageInfo,
+        count: Callable[[], Awaitable[int]],
+    ) -> Connection[T]:
+        """A page whose edges are made when first read (`__getattr__`)."""
+        page = cls.__new__(cls)
+        page.__dict__.update(rows=rows, cursor_of=cursor_of, page_info=page_info, count=count)
+        return page
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for an attribute missing from the instance: `edges` of a lazy page
+        rows, cursor_of = self.__dict__.get("rows"), self.__dict__.get("cursor_of")
+        if name != "edges" or rows is None or cursor_of is None:
+            raise AttributeError(name)
+        edges = self.__dict__["edges"] = [Edge(cursor=cursor_of(i), node=node) for i, node in enumerate(rows)]
+        return edges
 
 
 # ---------------------------------------------------------------- ordering

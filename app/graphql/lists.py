@@ -126,9 +126,10 @@ async def root_connection(
 
     connection = build_connection(e, page, count)
     loader = ctx.loaders.by_id(e)
-    for node in connection.rows if trash is None else ():  # `node(id:)` never answers from the trash
+    rows = connection.nodes()
+    for node in rows if trash is None else ():  # `node(id:)` never answers from the trash
         loader.prime(node.pk, node)
-    await prefetch.below_connection(info, list(connection.rows))
+    await prefetch.below_connection(info, rows)
     return connection
 
 
@@ -152,7 +153,7 @@ async def nested_connection(info: Info, relation: Any, parent: int, args: ListAr
         if prefetch.selects(info, "totalCount"):
             for page in pages:
                 page.count()
-        await prefetch.below_connection(info, [node for page in pages for node in page.rows])
+        await prefetch.below_connection(info, [node for page in pages for node in page.nodes()])
 
     # the page loader plans for one selection (these field nodes), so it is keyed by them too
     selection = tuple(id(node) for node in info._raw_info.field_nodes)

@@ -411,7 +411,7 @@ def build_connection(
         start_cursor=page.start_cursor,
         end_cursor=page.end_cursor,
     )
-    return Connection(rows=built(e, page.rows), cursor_of=page.cursor, page_info=info, count=count)
+    return Connection.lazy(built(e, page.rows), page.cursor, info, count)
 
 
 class _InTrash:
