@@ -289,7 +289,9 @@ class Database:
     async def _execute(self, stmt: Any, params: dict[str, Any] | None) -> Any:
         session = await self._snapshot()
         if self._prepared_reads and is_prepared(stmt):
-            return _Rows(await prepared.read(await session.connection(), self.principal, stmt, params))
+            compiled = prepared.prepare(self.principal, stmt, self._engine.dialect)
+            if compiled.runnable:
+                return _Rows(await prepared.read(await session.connection(), compiled, params))
         return await session.execute(stmt, params)
 
     async def _snapshot(self) -> AsyncSession:

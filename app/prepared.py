@@ -44,15 +44,22 @@ def is_prepared(statement: Any) -> bool:
 class Prepared:
     """One STABLE statement compiled for one principal: SQL, parameters, result shape."""
 
-    __slots__ = ("binds", "fixed", "names", "processors", "row", "sql", "types")
+    __slots__ = ("binds", "callables", "fixed", "names", "processors", "row", "runnable", "sql", "types")
 
     def __init__(self, scoped: Any, dialect: Any) -> None:
         compiled = scoped.compile(dialect=dialect)
+        # SQL rendered per execution (an expanding IN, a literal-executed value) cannot be
+        # prepared once: such a statement takes the session (`Database` checks `runnable`)
+        self.runnable = not (compiled.post_compile_params or compiled.literal_execute_params)
         self.sql: str = compiled.string
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
         # the values the principal's criteria bound (organization, user); the caller's
         # parameters (the batch's keys) are left to each execution
         self.fixed: dict[str, Any] = compiled.construct_params(_check=False)
+        # ... and values read when the statement runs (`bindparam(callable_=today)`): each time
+        self.callables: dict[str, Any] = {
+            name: bind.callable for bind, name in compiled.bind_names.items() if bind.callable is not None
+        }
         self.binds: dict[str, Any] = dict(compiled._bind_processors)
         columns = compiled._result_columns
         self.types = [column[3] for column in columns]
@@ -61,10 +68,15 @@ class Prepared:
 
     def arguments(self, params: dict[str, Any] | None) -> list[Any]:
         given = params or {}
-        fixed, binds = self.fixed, self.binds
+        fixed, binds, callables = self.fixed, self.binds, self.callables
         out = []
         for name in self.names:
-            value = given[name] if name in given else fixed[name]
+            if name in given:
+                value = given[name]
+            elif name in callables:
+                value = callables[name]()
+            else:
+                value = fixed[name]
             process = binds.get(name)
             out.append(value if process is None or value is None else process(value))
         return out
@@ -110,14 +122,16 @@ def _row_class(fields: tuple[str, ...]) -> type:
     return type("PreparedRow", (tuple,), namespace)
 
 
-async def read(
-    connection: AsyncConnection, principal: Principal, statement: Any, params: dict[str, Any] | None
-) -> list[Any]:
-    """The rows of `statement` as `principal` may read them, on `connection`."""
+def prepare(principal: Principal, statement: Any, dialect: Any) -> Prepared:
+    """`statement` compiled for `principal` (once per principal, statement and trash state)."""
+    return principal.prepared(statement, dialect.name, lambda scoped: Prepared(scoped, dialect))
+
+
+async def read(connection: AsyncConnection, prepared: Prepared, params: dict[str, Any] | None) -> list[Any]:
+    """The rows of a statement `prepare` made (and found `runnable`), on `connection`."""
     sync = connection.sync_connection
     assert sync is not None
     dialect: Any = sync.dialect  # the asyncpg dialect (its schema-cache timestamp is its own)
-    prepared = principal.prepared(statement, dialect.name, lambda scoped: Prepared(scoped, dialect))
     args = prepared.arguments(params)
     sql = prepared.sql
     context = SimpleNamespace()  # what listeners may keep between before and after
