@@ -83,13 +83,13 @@ class Principal:
     def scoped(self, statement: Any, state: str = LIVE) -> Any:
         """`statement` with this principal's criteria for `state`, made once per statement object.
 
-        Only for STABLE statements: the copy keeps the original alive, so the cache is
-        bounded by the statements the process builds once (a few per relation), never
-        by requests.
+        Only for STABLE statements, built once and kept (the loaders' batches, root lists'
+        pages): the copy keeps the original alive, and at most SCOPED_KEPT are kept.
         """
         key = (id(statement), state)
         made = self._scoped.get(key)
         if made is None or made[0] is not statement:
+            _bound(self._scoped)
             made = self._scoped[key] = (statement, statement.options(*self.criteria(state)))
         return made[1]
 
@@ -101,8 +101,19 @@ class Principal:
         key = (id(statement), f"{state}/{dialect}")
         made = self._prepared.get(key)
         if made is None or made[0] is not statement:
+            _bound(self._prepared)
             made = self._prepared[key] = (statement, prepare(self.scoped(statement, state)))
         return cast(T, made[1])
+
+
+# Statements kept per principal. The loaders' are a few dozen; root lists add one per set of
+# arguments (app/graphql/lists.py keeps 256): past this the principal starts afresh.
+SCOPED_KEPT = 512
+
+
+def _bound(kept: dict[Any, Any]) -> None:
+    if len(kept) >= SCOPED_KEPT:
+        kept.clear()
 
 
 class _Unscoped:

@@ -3,7 +3,7 @@
 The same demo organization is read twice through the real app, once with prepared reads and
 once with every read through the session (`prepared_reads=False`), by an admin and by a
 manager (who sees fewer private deals), live and in the trash: the answers are equal, the
-prepared path was taken for every statement but the pages'.
+prepared path was taken for every statement.
 """
 
 from __future__ import annotations
@@ -22,9 +22,20 @@ from app.cli import DEMO_ADMIN, DEMO_ORGANIZATION
 from app.db import Database, make_sessionmaker
 from app.demo import seed_demo
 from app.enums import Role
+from app.graphql import lists
 from app.ids import decode
 from app.tenancy import STABLE, Principal
-from tests.support import Api, Tenant, add_user, count_statements, gid, insert, make_tenant, running_app
+from tests.support import (
+    Api,
+    Tenant,
+    add_user,
+    count_statements,
+    gid,
+    insert,
+    make_tenant,
+    opportunity,
+    running_app,
+)
 from tests.test_base_currency import ITEMS, _world
 
 DEAL = """
@@ -116,7 +127,7 @@ async def test_prepared_reads_answer_what_the_session_answers(
 
     monkeypatch.setattr(prepared, "read", spy)
     fast, fast_statements, fast_prepared = await _answers(database_url, keys, taken, prepared_reads=True)
-    assert fast_prepared == fast_statements - 2 * len(keys)  # all but each list's own page statement
+    assert fast_prepared == fast_statements  # the pages too: root lists' statements are STABLE
     slow, _, slow_prepared = await _answers(database_url, keys, taken, prepared_reads=False)
     assert slow_prepared == 0
 
@@ -195,3 +206,20 @@ async def test_a_statement_rendered_per_execution_takes_the_session(engine: Any,
         assert [r.name for r in await db.rows(stmt)] == ["Mine"]  # and again, from the prepared cache
     if engine.dialect.name == "postgresql":
         assert not prepared.prepare(principal, stmt, engine.dialect).runnable
+
+
+async def test_root_lists_statements_are_kept_bounded_and_per_arguments(
+    api: Api, tenant: Tenant, engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A root list's statements are kept per set of arguments (the same board again reuses them),
+    never answer for other arguments, and at most ROOTS_KEPT are kept."""
+    monkeypatch.setattr(lists, "ROOTS_KEPT", 3)
+    lists._ROOTS.clear()
+    await insert(engine, *(opportunity(tenant.organization_id, title=f"Deal {i}") for i in range(5)))
+    query = "query ($t: String) { opportunities(filter: {title: {eq: $t}}) { totalCount nodes { title } } }"
+    for i in range(5):
+        data = await api(query, {"t": f"Deal {i}"})
+        assert data["opportunities"] == {"totalCount": 1, "nodes": [{"title": f"Deal {i}"}]}
+        assert len(lists._ROOTS) <= 3
+    again = await api(query, {"t": "Deal 4"})  # kept: the same statements, the same answer
+    assert again["opportunities"]["nodes"] == [{"title": "Deal 4"}]

@@ -8,6 +8,7 @@ graphql-core descends (app.graphql.prefetch).
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from app.graphql.common import Connection, NullsOrder, OrderDirection
 from app.graphql.context import Info
 from app.graphql.loaders import build_connection
 from app.ids import decode
+from app.tenancy import STABLE
 
 
 def order_keys(
@@ -74,13 +76,84 @@ async def filter_where(info: Info, flt: Any) -> Any:
     A check (a custom field filter against its definition's type) raises BAD_USER_INPUT;
     the compiler itself refuses contradictory operators the same way.
     """
+    await check_filter(info, flt)
+    return true() if flt is None else query.compile_filter(flt)
+
+
+async def check_filter(info: Info, flt: Any) -> None:
+    """The checks of a filter input that need the database (they run for every request)."""
     if flt is None:
-        return true()
+        return
     for spec, name, value in query.walk(flt):
         check = spec.checks.get(name)
         if check is not None:
             await check(info.context, value)
-    return query.compile_filter(flt)
+
+
+@dataclasses.dataclass(frozen=True)
+class _RootStatements:
+    """A root list's statements for one set of arguments, built once and kept (`_ROOTS`)."""
+
+    keys: list[query.OrderKey]
+    plan: query.PagePlan
+    page: Any  # the page, with its total as a subquery when `totalCount` is selected
+    counting: Any  # the total alone (an empty page carries none)
+
+
+# Root lists' statements by everything they are built from (entity, arguments, trash state, page
+# size settings, dialect, whether the total rides along): the same board asked again reuses
+# them, STABLE, so their SQL is compiled and prepared once. Bounded: least recently used go.
+_ROOTS: OrderedDict[tuple[Any, ...], _RootStatements] = OrderedDict()
+ROOTS_KEPT = 256
+
+
+def _root_statements(
+    info: Info,
+    e: registry.Entity,
+    args: ListArgs,
+    default_order: Sequence[tuple[str, bool]] | None,
+    trash: str | None,
+    counted: bool,
+) -> _RootStatements:
+    ctx = info.context
+    settings = ctx.settings
+    cache_key = (
+        e.name,
+        args.cache_key(),
+        tuple(default_order or ()),
+        trash,
+        counted,
+        settings.default_page_size,
+        settings.max_page_size,
+        ctx.db.dialect,
+    )
+    made = _ROOTS.get(cache_key)
+    if made is not None:
+        _ROOTS.move_to_end(cache_key)
+        return made
+    keys = order_keys(e.spec, args.order_by, default_order)
+    plan = query.plan_page(
+        args.page, keys, default_size=settings.default_page_size, max_size=settings.max_page_size
+    )
+    where = true() if args.filter is None else query.compile_filter(args.filter)
+    counting = select(func.count()).select_from(e.model).where(where)
+    stmt = select(*e.columns).where(where)
+    if trash is not None:
+        counting = counting.execution_options(og_trash=trash)
+        stmt = stmt.execution_options(og_trash=trash)
+    if counted:
+        # The total rides along as an uncorrelated subquery (evaluated once, scoped by the tenancy
+        # hook like any subquery): the page and its count in one round trip. It counts the filter
+        # only, not the cursor bounds, so it is the total for any page of the list.
+        stmt = stmt.add_columns(counting.correlate(None).scalar_subquery().label("_total"))
+    stable = {STABLE: True}
+    made = _RootStatements(
+        keys, plan, query.paged(stmt, plan).execution_options(**stable), counting.execution_options(**stable)
+    )
+    _ROOTS[cache_key] = made
+    if len(_ROOTS) > ROOTS_KEPT:
+        _ROOTS.popitem(last=False)
+    return made
 
 
 async def root_connection(
@@ -96,27 +169,12 @@ async def root_connection(
     `trash` (a deal state of app.tenancy) points its statements at the trash instead of live deals.
     """
     ctx = info.context
-    keys = order_keys(e.spec, args.order_by, default_order)
-    plan = query.plan_page(
-        args.page,
-        keys,
-        default_size=ctx.settings.default_page_size,
-        max_size=ctx.settings.max_page_size,
-    )
-    where = await filter_where(info, args.filter)
-    counting = select(func.count()).select_from(e.model).where(where)
-    stmt = select(*e.columns).where(where)
-    if trash is not None:
-        counting = counting.execution_options(og_trash=trash)
-        stmt = stmt.execution_options(og_trash=trash)
+    await check_filter(info, args.filter)
     counted = prefetch.selects(info, "totalCount")
-    if counted:
-        # The total rides along as an uncorrelated subquery (evaluated once, scoped by the tenancy
-        # hook like any subquery): the page and its count in one round trip. It counts the filter
-        # only, not the cursor bounds, so it is the total for any page of the list.
-        stmt = stmt.add_columns(counting.correlate(None).scalar_subquery().label("_total"))
-    rows = await ctx.db.rows(query.paged(stmt, plan))
-    page = query.read_page(rows, plan, keys)
+    made = _root_statements(info, e, args, default_order, trash, counted)
+    counting = made.counting
+    rows = await ctx.db.rows(made.page)
+    page = query.read_page(rows, made.plan, made.keys)
     known = rows[0]._mapping["_total"] if counted and rows else None
 
     async def count() -> int:
