@@ -115,7 +115,8 @@ class Loader(DataLoader):
         return self._after(future, keys)
 
     async def _after(self, future: asyncio.Future[None], keys: Sequence[Any]) -> list[Any]:
-        await future
+        # shielded: the batch is shared, and one waiter cancelled must not cancel it for the rest
+        await asyncio.shield(future)
         known = self.values
         return [known.get(k) for k in keys]
 
@@ -133,9 +134,12 @@ class Loader(DataLoader):
             for at in range(0, len(keys), size):
                 await self.batch_load_fn(keys[at : at + size])  # `answered` stores the values
         except Exception as error:
-            future.set_exception(error)
+            if not future.done():
+                future.set_exception(error)
+                future.exception()  # retrieved here: a waiter may be gone (its request over)
         else:
-            future.set_result(None)
+            if not future.done():
+                future.set_result(None)
 
     def answered(self, keys: list[Any], values: list[Any]) -> None:
         """A batch answered: its values are known (errors stay with their futures)."""
