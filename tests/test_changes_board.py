@@ -49,7 +49,9 @@ async def _changes(engine: AsyncEngine) -> list[tuple[int, str, int, list[Any]]]
     """(deal id, kind, version, changes) of every change row, in feed order."""
     CH = m.OpportunityChange
     async with unscoped(engine) as s:
-        rows = (await s.execute(select(CH.opportunity_id, CH.kind, CH.version, CH.changes).order_by(CH.seq))).all()
+        rows = (
+            await s.execute(select(CH.opportunity_id, CH.kind, CH.version, CH.changes).order_by(CH.seq))
+        ).all()
     return [(r[0], r[1], r[2], [tuple(c) for c in r[3]]) for r in rows]
 
 
@@ -186,7 +188,7 @@ async def test_a_bulk_move_bumps_each_deal_once_and_writes_one_change_each(
     (there,) = await _column(api, second, 1)
     since = len(await _changes(engine))
     out = await api(
-        "mutation ($s: ID!) { updateOpportunities(filter: {tags: {hasAny: [\"hot\"]}}, input: {stageId: $s})"
+        'mutation ($s: ID!) { updateOpportunities(filter: {tags: {hasAny: ["hot"]}}, input: {stageId: $s})'
         " { count errors { code } } }",
         {"s": second},
     )
@@ -219,7 +221,9 @@ async def test_a_private_neighbour_is_recorded_but_never_shown_to_who_cannot_see
     got = await _after(engine, len(await _changes(engine)) - 2)
     assert got[_pk(secret)] == ("UPDATED", 2, [("position", "2", "1")])
     # the admin's feed has both; the editor's only its own card
-    assert [n["opportunityId"] for n in (await editor(feed, {"a": end}))["opportunityChanges"]["nodes"]] == [mover]
+    assert [n["opportunityId"] for n in (await editor(feed, {"a": end}))["opportunityChanges"]["nodes"]] == [
+        mover
+    ]
     admin_ids = {n["opportunityId"] for n in (await api(feed, {"a": end}))["opportunityChanges"]["nodes"]}
     assert admin_ids == {mover, secret}
 

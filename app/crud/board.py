@@ -155,7 +155,9 @@ async def _number(session: AsyncSession, order: list[int], current: dict[int, in
             .values(position=case(moved, value=T.c.id), version=_bump(session))
         )
         renumbered = (await (await session.connection()).execute(stmt.returning(*T.c))).all()
-        record.shifted(session, [r._mapping for r in renumbered], {r.id: current.get(r.id) for r in renumbered})
+        record.shifted(
+            session, [r._mapping for r in renumbered], {r.id: current.get(r.id) for r in renumbered}
+        )
 
 
 def _bump(session: AsyncSession) -> Any:

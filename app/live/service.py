@@ -17,6 +17,7 @@ from app.auth import Keys
 from app.db import is_sqlite
 from app.graphql.context import Info
 from app.live.broker import Hub, PostgresBroker, SQLitePoller
+from app.live.fanout import Fanout
 from app.ratelimit import RateLimiter
 from app.settings import Settings
 from app.tenancy import Principal
@@ -43,6 +44,7 @@ class Live:
             if is_sqlite(settings.database_url)
             else PostgresBroker(settings.database_url, self.hub)
         )
+        self.fanout = Fanout(settings, sessions, self.hub)
         self._sockets: dict[int, set[LiveSocket]] = defaultdict(set)
         # subscriptions reading the change log at once (each holds a pooled connection meanwhile)
         self.readers = asyncio.Semaphore(max(1, settings.db_pool_size // 2))
