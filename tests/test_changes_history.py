@@ -161,8 +161,8 @@ async def test_board_moves_won_lost_reopen(api: Api, engine: AsyncEngine, tenant
         # its place in the new column is 1, as it was in the old one: not a change of position
         [("stage", first, second), ("probability", "10", "50")],
     )
-    # the card pushed down in the column changed no version: its history is its create only
-    assert (await _last(api, other))[0] == "CREATED"
+    # the card pushed down in the column has its change too, its version bumped
+    assert await _last(api, other) == ("UPDATED", 2, [("position", "1", "2")])
     await api(move, {"id": deal, "s": second, "p": 2})
     assert await _last(api, deal) == ("UPDATED", 3, [("position", "1", "2")])
     await api(

@@ -136,10 +136,21 @@ async def test_a_filter_matches_the_deal_before_or_after_the_change(database_url
             left = await s.event()  # the card leaving the column is seen by the column
             assert left["opportunityId"] == w["public"]
             assert "stage" in {c["field"] for c in left["changes"]}
-            await server.graphql(w["acme"], MOVE, {"id": w["public"], "stage": stages[0]})  # and back
+            # the card below it moved up: the column hears of that too, in the same commit
+            shifted = await s.event()
+            assert (shifted["opportunityId"], shifted["changes"]) == (
+                w["secret"],
+                [{"field": "position", "oldValue": "2", "newValue": "1"}],
+            )
+            await server.graphql(w["acme"], MOVE, {"id": w["public"], "stage": stages[0]})  # and back, last
             assert (await s.event())["opportunityId"] == w["public"]
             await server.graphql(w["acme"], MOVE, {"id": w["secret"], "stage": stages[1]})
             assert (await s.event())["opportunityId"] == w["secret"]
+            up = await s.event()  # public moves up into the place secret left
+            assert (up["opportunityId"], up["changes"]) == (
+                w["public"],
+                [{"field": "position", "oldValue": "2", "newValue": "1"}],
+            )
             await server.graphql(w["acme"], MOVE, {"id": w["secret"], "stage": stages[2]})  # 2 → 3: not ours
             await _amount(server, w["acme"], w["public"], "13")
             assert (await s.event())["changes"][0]["newValue"] == "13.0000"

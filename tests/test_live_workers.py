@@ -56,3 +56,40 @@ async def test_a_change_made_through_one_worker_reaches_subscribers_on_both(
             events = [await s.event() for s, _ in subscribers]
             assert {(e["version"], e["changes"][0]["newValue"]) for e in events} == {(3, "3.0000")}
     await engine.dispose()
+
+
+async def test_the_per_key_limit_holds_across_workers(database_url: str, tmp_path: Path) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("across workers on PostgreSQL (advisory locks); SQLite holds the limit per process")
+    engine = make_engine(database_url, pool_size=2)
+    acme = await make_tenant(engine, "Acme", Role.ADMIN)
+    env = {"OG_LOG_LEVEL": "WARNING", "OG_WS_MAX_SUBSCRIPTIONS_PER_KEY": "3"}
+    with serving(database_url, tmp_path, workers=2, **env) as (port, _server):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http, AsyncExitStack() as stack:
+            server = Server(None, port, http, None)
+            sockets: list[tuple[Socket, int]] = []
+            while len({pid for _, pid in sockets}) < 2:  # connections on both workers
+                assert len(sockets) < 40, "the kernel put 40 connections on one worker"
+                s = await stack.enter_async_context(socket(server, acme.key))
+                sock = s.ws.transport.get_extra_info("socket")
+                sockets.append((s, owner(server_side(port, sock)[1])))
+            # three subscriptions on the two workers, then a fourth on each: both refused
+            a, b = sockets[0][0], next(s for s, pid in sockets if pid != sockets[0][1])
+            await a.subscribe("1")
+            await b.subscribe("2")
+            await a.subscribe("3")
+            await a.nothing_more(1.0)  # all three running
+            for s in (a, b):
+                await s.subscribe("4")
+                refused = await s.receive()
+                assert (refused["type"], refused["id"]) == ("error", "4"), refused
+                assert refused["payload"][0]["extensions"] == {"code": "RATE_LIMITED"}
+                assert "OG_WS_MAX_SUBSCRIPTIONS_PER_KEY" in refused["payload"][0]["message"]
+            # one ends on worker A: its slot is free for worker B
+            await a.send({"id": "1", "type": "complete"})
+            await a.nothing_more(0.5)
+            await b.subscribe("5")
+            await b.nothing_more(1.0)  # running, not refused
+            await b.subscribe("6")
+            assert (await b.receive())["id"] == "6"  # the key's fourth again: refused
+    await engine.dispose()

@@ -4,6 +4,10 @@
                             and the list fields this mutation may change (read now, before)
     created(ids)            a create: every field, after
     deleting(ids)           a delete: the rows as they were, read before the DELETE
+    changing(session)       the deals this transaction already changes (a board shift
+                            leaves their version alone: one bump per deal per transaction)
+    shifted(rows, old)      board neighbours a move shifted (their rows after, from the
+                            shift's RETURNING, and their old positions)
     write(session)          after the mutation's work: the rows after, one change per deal,
                             one INSERT, each row's feed position drawn in commit order
 
@@ -74,6 +78,26 @@ async def touch(session: AsyncSession, row: Any, lists: tuple[str, ...] = ()) ->
         deal.lists_before.update(read[pk])
 
 
+def changing(session: AsyncSession) -> set[int]:
+    """The deals this transaction already records a change of (touched, created, deleted, shifted)."""
+    return set(_pending(session))
+
+
+def shifted(session: AsyncSession, rows: Any, old: dict[int, int | None]) -> None:
+    """Cards another card's move shifted: `rows` as the shift's UPDATE … RETURNING left them
+    (version bumped, position new), `old` their positions before. Only `position` and
+    `version` moved, so the row before is the row after with those two put back."""
+    pending = _pending(session)
+    for row in rows:
+        pk = int(row["id"])
+        if pk in pending:
+            continue  # its own change (or an earlier shift's) already holds its row before
+        before = dict(row)
+        before["position"] = old[pk]
+        before["version"] = int(row["version"]) - 1
+        pending[pk] = _Deal(ChangeKind.UPDATED, before)
+
+
 def created(session: AsyncSession, pk: int, lists: tuple[str, ...]) -> None:
     """A deal this transaction created, with the list fields it was given (the rest are empty)."""
     _pending(session)[pk] = _Deal(ChangeKind.CREATED, None, set(lists))
@@ -110,7 +134,9 @@ async def write(session: AsyncSession) -> None:
         new = after.get(pk)
         if deal.kind is not ChangeKind.DELETED and new is None:
             continue  # not expected: a deal this transaction touched is still there
-        out.append(_row(who, pk, deal, new, lists_after.get(pk, {}), at))
+        # only the lists this deal noted (another deal of the transaction may have noted more)
+        mine = {name: v for name, v in lists_after.get(pk, {}).items() if name in deal.lists}
+        out.append(_row(who, pk, deal, new, mine, at))
     if out:
         await session.execute(insert(C).values(seq=_position(session, who.organization_id)), out)
 

@@ -132,7 +132,10 @@ async def touch(
     stmt = update(O).where(O.id == opportunity_id)
     if expected is not None:
         stmt = stmt.where(O.version == expected)
-    stmt = stmt.values(version=O.version + 1, updated_at=now(), updated_by_id=who.user_id)
+    # one bump per deal per transaction: a card a board shift already bumped in this
+    # transaction (a bulk move's later deal) keeps that one, and its one change (app/changes)
+    bump = 0 if opportunity_id in record.changing(session) else 1
+    stmt = stmt.values(version=O.version + bump, updated_at=now(), updated_by_id=who.user_id)
     # RETURNING hands back the row as this UPDATE left it: one statement, not two
     result = await session.execute(stmt.returning(*cols(O)).execution_options(synchronize_session=False))
     row = result.first()

@@ -20,6 +20,7 @@ from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models as m
+from app.changes import record
 from app.crud.base import O, Retry, fail, fetch, fetch_all, lock_stages, now, principal, touch, write
 from app.crud.refs import Refs
 from app.enums import CloseReasonKind, OpportunityStatus, StageType
@@ -123,8 +124,9 @@ async def _shift(
         where.append(T.c.position <= high)
     if card is not None:
         where.append(T.c.id != card)
-    stmt = update(T).where(*where).values(position=T.c.position + delta)
-    await (await session.connection()).execute(stmt)
+    stmt = update(T).where(*where).values(position=T.c.position + delta, version=_bump(session))
+    shifted = (await (await session.connection()).execute(stmt.returning(*T.c))).all()
+    record.shifted(session, [r._mapping for r in shifted], {r.id: r.position - delta for r in shifted})
 
 
 async def _renumber(session: AsyncSession, stage_id: int, card: int | None, at: int | None) -> None:
@@ -150,9 +152,22 @@ async def _number(session: AsyncSession, order: list[int], current: dict[int, in
         stmt = (
             update(T)
             .where(T.c.id.in_(list(moved)), T.c.organization_id == org)
-            .values(position=case(moved, value=T.c.id))
+            .values(position=case(moved, value=T.c.id), version=_bump(session))
         )
-        await (await session.connection()).execute(stmt)
+        renumbered = (await (await session.connection()).execute(stmt.returning(*T.c))).all()
+        record.shifted(
+            session, [r._mapping for r in renumbered], {r.id: current.get(r.id) for r in renumbered}
+        )
+
+
+def _bump(session: AsyncSession) -> Any:
+    """The version of a card a move shifts: one up, as for every change of a deal (its change
+    is written with the others', app/changes), unless this transaction already changes the
+    deal (the moved card itself, a bulk move's other cards), whose one bump is already taken."""
+    already = record.changing(session)
+    if not already:
+        return T.c.version + 1
+    return case((T.c.id.in_(sorted(already)), T.c.version), else_=T.c.version + 1)
 
 
 def stage_effects(current: Any, stage: Any, *, probability_given: bool, at: datetime) -> dict[str, Any]:

@@ -72,11 +72,12 @@ async def create(
     # other writers until commit, so inserting them first is safe, and the lock is held
     # for two statements instead of the whole create.
     await lock_stages(session, [c.values.get("stage_id") for c in checked])
+    # noted before placing: a new card the next one pushes down is this create's, not a shift
+    for pk, c in zip(ids, checked, strict=True):
+        record.created(session, pk, _given_lists(c))
     for pk, c in zip(ids, checked, strict=True):
         if c.values.get("stage_id") is not None:
             await board.place(session, c.values["stage_id"], pk, c.deal.position)
-    for pk, c in zip(ids, checked, strict=True):
-        record.created(session, pk, _given_lists(c))
     return ids
 
 

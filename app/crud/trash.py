@@ -69,10 +69,11 @@ async def restore(session: AsyncSession, *, opportunity_id: int) -> int:
     done = await session.execute(stmt.execution_options(synchronize_session=False, **{TRASH: TRASHED}))
     if done.first() is None:  # restored or purged by someone else since we read it
         raise fail(["id"], ErrorCode.NOT_FOUND, "no such opportunity in the trash")
-    await board.place(session, found["stage_id"], opportunity_id, found["position"])
     # For every reader of the history and the feed the deal comes back into existence: a
-    # CREATED change listing everything it has (its delete was a DELETED change)
+    # CREATED change listing everything it has (its delete was a DELETED change); noted
+    # before placing it, so the cards it pushes down are shifts and it is not
     record.created(session, opportunity_id, LISTS)
+    await board.place(session, found["stage_id"], opportunity_id, found["position"])
     return opportunity_id
 
 

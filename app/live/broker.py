@@ -43,6 +43,10 @@ class Hub:
 
     def __init__(self) -> None:
         self._events: dict[int, set[asyncio.Event]] = defaultdict(set)
+        # wake-ups so far, per organization and for all: the shared read (app/live/fanout.py)
+        # reads again when the count moved since its last read
+        self._woken: dict[int, int] = defaultdict(int)
+        self._all = 0
 
     @contextlib.contextmanager
     def listen(self, organization_id: int) -> Iterator[asyncio.Event]:
@@ -58,13 +62,19 @@ class Hub:
                     del self._events[organization_id]
 
     def wake(self, organization_id: int) -> None:
+        self._woken[organization_id] += 1
         for event in self._events.get(organization_id, ()):
             event.set()
 
     def wake_all(self) -> None:
+        self._all += 1
         for events in self._events.values():
             for event in events:
                 event.set()
+
+    def generation(self, organization_id: int) -> int:
+        """How many wake-ups the organization has had (any that may concern it)."""
+        return self._all + self._woken.get(organization_id, 0)
 
     def organizations(self) -> list[int]:
         return list(self._events)

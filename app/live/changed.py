@@ -13,15 +13,18 @@ position only moves forward, past what was sent), in commit order, with no gap b
 replay of `after` and live delivery (they are the same loop), and never a change the caller
 may not see (the feed decides on the deal's states before and after the change).
 
-Each page is read and its events resolved on one read snapshot, then the snapshot is let go
-(its connection back to the pool) before the subscription waits: a thousand idle subscribers
-hold no connection. Every event's `opportunity` is the deal as of that snapshot.
+The reads are shared (app/live/fanout.py): after a wake-up the organization's new changes
+are read once per worker, judged once per visibility class and filter, and the events
+resolve on one snapshot per class; a subscriber further behind than the worker keeps
+(a replay from an old `after`) reads on its own with `changes_after` until it is within
+them. Snapshots are let go (their connections back to the pool) before the subscriptions
+wait: a thousand idle subscribers hold no connection. Every event's `opportunity` is the
+deal as of a snapshot opened after the change committed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any
@@ -31,6 +34,7 @@ from sqlalchemy import func, select
 
 from app import models as m
 from app.changes import changes_after, decode_cursor
+from app.changes.feed import decide
 from app.changes.types import OpportunityChange
 from app.graphql.context import Info
 from app.graphql.lists import filter_where
@@ -55,22 +59,46 @@ async def follow(info: Info, flt: Any, after: str | None) -> AsyncGenerator[Oppo
     principal = ctx.principal
     position = decode_cursor(after) if after is not None else None  # BAD_USER_INPUT if not a cursor
     where = await filter_where(info, flt)
+    # subscribers whose filters are equal (as given) share their verdicts (app/live/fanout.py)
+    flt_key = repr(flt)
     await live.started()
-    with live.hub.listen(principal.organization_id) as wake:
+    org = principal.organization_id
+    with live.hub.listen(org) as wake, live.fanout.follow(org) as feed:
         if position is None:
             # from now on: the newest position of the organization (tenancy scopes it)
             position = int(await ctx.db.scalar(select(func.coalesce(func.max(m.OpportunityChange.seq), 0))))
         while True:
             wake.clear()
+            more = False
             try:
                 # at most half the pool reads for subscribers at once: a wake-up of a thousand
                 # of them queues here, not in the pool, where HTTP requests would starve
                 async with live.readers:
-                    page = await changes_after(ctx.db, principal, position, PAGE, where)
-                    for delivery in page.deliveries:
-                        yield OpportunityChange.from_row(delivery.row, gone=delivery.gone)
-                        position = delivery.seq
-                    position = page.last_seq
+                    rows = await feed.after(position)
+                    if rows is None:
+                        # further behind than this worker keeps (a replay): read on our own
+                        page = await changes_after(ctx.db, principal, position, PAGE, where)
+                        for delivery in page.deliveries:
+                            yield OpportunityChange.from_row(delivery.row, gone=delivery.gone)
+                            position = delivery.seq
+                        position, more = page.last_seq, page.more
+                    elif rows:
+                        verdicts = await feed.verdicts(principal, flt_key, where, rows)
+                        deliveries = [d for r in rows if (d := decide(r, verdicts.get(r.id, {}))) is not None]
+                        last = int(rows[-1].seq)
+                        if deliveries:
+                            # the events resolve on the class's shared snapshot and loaders
+                            own = ctx.db, ctx.loaders
+                            shared = feed.acquire(principal, last)
+                            ctx.db, ctx.loaders = shared.db, shared.loaders
+                            try:
+                                for delivery in deliveries:
+                                    yield OpportunityChange.from_row(delivery.row, gone=delivery.gone)
+                                    position = delivery.seq
+                            finally:
+                                ctx.db, ctx.loaders = own
+                                feed.release(principal, shared)
+                        position, more = last, True  # ask again: costs nothing when nothing is new
             except Exception as error:
                 if not is_outage(error):
                     raise
@@ -84,9 +112,11 @@ async def follow(info: Info, flt: Any, after: str | None) -> AsyncGenerator[Oppo
             # (not in a `finally`: a cancelled subscription's snapshot is closed, with a time
             # limit, by the operation that ran it: app/live/socket.py)
             await _fresh_snapshot(info)
-            if not page.more:
-                with contextlib.suppress(TimeoutError):
+            if not more:
+                try:
                     await asyncio.wait_for(wake.wait(), RECHECK_SECONDS)
+                except TimeoutError:
+                    live.hub.wake(org)  # the recheck: the shared read reads again
 
 
 async def _fresh_snapshot(info: Info) -> None:

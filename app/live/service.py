@@ -17,6 +17,8 @@ from app.auth import Keys
 from app.db import is_sqlite
 from app.graphql.context import Info
 from app.live.broker import Hub, PostgresBroker, SQLitePoller
+from app.live.fanout import Fanout
+from app.live.leases import Leases
 from app.ratelimit import RateLimiter
 from app.settings import Settings
 from app.tenancy import Principal
@@ -42,6 +44,13 @@ class Live:
             SQLitePoller(sessions, self.hub, settings.live_poll_seconds)
             if is_sqlite(settings.database_url)
             else PostgresBroker(settings.database_url, self.hub)
+        )
+        self.fanout = Fanout(settings, sessions, self.hub)
+        # the per-key limit across workers (PostgreSQL); SQLite: per process (app/live/socket.py)
+        self.leases = (
+            None
+            if is_sqlite(settings.database_url)
+            else Leases(settings.database_url, settings.ws_max_subscriptions_per_key)
         )
         self._sockets: dict[int, set[LiveSocket]] = defaultdict(set)
         # subscriptions reading the change log at once (each holds a pooled connection meanwhile)
@@ -92,6 +101,8 @@ class Live:
 
     async def close(self) -> None:
         await self.broker.close()
+        if self.leases is not None:
+            await self.leases.close()
 
 
 def live_of(info: Info) -> Live:

@@ -11,7 +11,8 @@ Strawberry speaks the protocol; this handler adds what a production socket needs
   cached answer for OG_KEY_CACHE_SECONDS);
 - only subscriptions run here (queries and mutations are HTTP's, with its timeouts, rate
   limits and idempotency); at most `OG_WS_MAX_SUBSCRIPTIONS` per connection and
-  `OG_WS_MAX_SUBSCRIPTIONS_PER_KEY` per API key in this worker, refused with an `error` message;
+  `OG_WS_MAX_SUBSCRIPTIONS_PER_KEY` per API key (across workers and machines on PostgreSQL,
+  app/live/leases.py; per process on SQLite), refused with an `error` message;
 - every outgoing message waits in ONE bounded queue per connection (`OG_WS_SEND_QUEUE`
   messages), sent in order by one task; a full queue holds the subscriptions back (they
   read the change log at their client's pace), and a client that takes nothing for
@@ -57,6 +58,7 @@ from app.outages import is_outage
 from app.tenancy import Principal
 
 if TYPE_CHECKING:
+    from app.live.leases import Lease
     from app.live.service import Live
 
 log = logging.getLogger("opportunity_gateway")
@@ -82,6 +84,7 @@ class LiveSocket(BaseGraphQLTransportWSHandler[Context, None]):
         self.closing = False
         self.stopped = asyncio.Event()
         self.helpers: list[asyncio.Task[None]] = []
+        self.leases: dict[Operation[Context, None], Lease] = {}  # slots of the per-key limit
 
     # ------------------------------------------------------------ the connection
 
@@ -170,12 +173,12 @@ class LiveSocket(BaseGraphQLTransportWSHandler[Context, None]):
                 Code.RATE_LIMITED,
             )
         assert self.principal is not None
-        if self.live.subscriptions_of(self.principal) >= settings.ws_max_subscriptions_per_key:
-            return (
-                f"At most {settings.ws_max_subscriptions_per_key} subscriptions per API key "
-                "(OG_WS_MAX_SUBSCRIPTIONS_PER_KEY).",
-                Code.RATE_LIMITED,
-            )
+        # PostgreSQL: across workers, by a slot each running subscription holds (run_operation)
+        if (
+            self.live.leases is None
+            and self.live.subscriptions_of(self.principal) >= settings.ws_max_subscriptions_per_key
+        ):
+            return _per_key(settings.ws_max_subscriptions_per_key)
         return None
 
     def subscriptions(self) -> int:
@@ -198,7 +201,62 @@ class LiveSocket(BaseGraphQLTransportWSHandler[Context, None]):
             extras={"live": self.live},
         )
 
+    async def _lease(self, operation: Operation[Context, None]) -> bool:
+        """A slot of the key's limit across workers (PostgreSQL); False: refused, and said so."""
+        leases = self.live.leases
+        if leases is None:
+            return True
+        message: str
+        code: str
+        assert self.principal is not None and self.principal.api_key_id is not None
+        try:
+            lease = await leases.take(self.principal.api_key_id)
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            message, code = "The database cannot be reached; retry later", Code.SERVICE_UNAVAILABLE
+        else:
+            if lease is not None:
+                self.leases[operation] = lease
+                return True
+            message, code = _per_key(self.live.settings.ws_max_subscriptions_per_key)
+        await operation.send_initial_errors([GraphQLError(message, extensions={"code": code})])
+        self.operations.pop(operation.id, None)
+        return False
+
+    def _give_back(self, operation: Operation[Context, None] | None) -> None:
+        lease = self.leases.pop(operation, None) if operation is not None else None
+        if lease is not None and self.live.leases is not None:
+            self.live.leases.give(lease)
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        # the slot goes back now (queued before any later subscribe's), not when the task ends
+        self._give_back(self.operations.get(operation_id))
+        await super().cleanup_operation(operation_id)
+
     async def run_operation(self, operation: Operation[Context, None]) -> None:
+        """The operation, and beside it the take of its slot of the per-key limit (PostgreSQL).
+
+        The subscription starts at once (it takes its starting position now, as without a
+        limit), but sends nothing before its slot is taken; refused, it ends with an `error`.
+        """
+        leased = None if self.live.leases is None else asyncio.create_task(self._lease(operation))
+        inner = asyncio.create_task(self._run_operation(operation, leased))
+        try:
+            if leased is not None and not await leased:
+                return
+            await asyncio.shield(inner)
+        finally:
+            for task in (leased, inner):
+                if task is not None and not task.done():
+                    task.cancel()
+            with suppress(Exception):
+                await asyncio.wait([inner], timeout=CLOSE_GRACE_SECONDS)
+            self._give_back(operation)
+
+    async def _run_operation(
+        self, operation: Operation[Context, None], leased: asyncio.Task[bool] | None
+    ) -> None:
         context = self.operation_context()
         try:
             source = await self.schema.stream(
@@ -222,6 +280,8 @@ class LiveSocket(BaseGraphQLTransportWSHandler[Context, None]):
                         await operation.send_initial_errors([error])
                         return
                     result.errors = police(result.errors)
+                    if leased is not None and not await leased:
+                        return  # over the key's limit: refused (run_operation said so)
                     await operation.send_next(result)
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
         except asyncio.CancelledError:
@@ -331,6 +391,13 @@ class LiveSocket(BaseGraphQLTransportWSHandler[Context, None]):
         while interval > 0:
             await asyncio.sleep(interval)
             await self.send_message({"type": "ping"})
+
+
+def _per_key(limit: int) -> tuple[str, str]:
+    return (
+        f"At most {limit} subscriptions per API key (OG_WS_MAX_SUBSCRIPTIONS_PER_KEY).",
+        Code.RATE_LIMITED,
+    )
 
 
 def _bearer(payload: dict[str, object]) -> str | None:

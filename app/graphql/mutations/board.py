@@ -41,7 +41,8 @@ class BoardMutations:
         EDIT,
         "Move a deal to a place in a column, also across pipelines; positions stay 1..n in "
         "both columns. Status follows the stage's type and probability its default. The deal's version "
-        "rises; the cards that shift to make room keep theirs (their content did not change).",
+        "rises, and so does each card that shifts place in either column: each gets a change of its "
+        "`position` in the history, the feed and opportunityChanged, written in the same transaction.",
     )
     async def move_opportunity(
         self,
