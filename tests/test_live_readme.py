@@ -107,7 +107,7 @@ async def test_the_live_board_runs_as_written(database_url: str) -> None:
             assert moved["errors"] == [] and moved["opportunity"]["position"] >= 1, moved
             title = moved["opportunity"]["title"]
             # the moved card's event (the cards that closed ranks behind it come in the same commit)
-            events = []
+            events: list[dict[str, Any]] = []
             while not any(e["opportunity"] and e["opportunity"]["title"] == title for e in events):
                 events.append(json.loads(await _line(listening.stdout)))
             event = next(e for e in events if e["opportunity"]["title"] == title)
