@@ -123,12 +123,16 @@ async def store_values(
             .where(V.opportunity_id == opportunity_id, V.definition_id.in_(list(values)))
             .execution_options(synchronize_session=False)
         )
-    rows = [
+    await insert_rows(session, V, value_rows(org, opportunity_id, values))
+
+
+def value_rows(org: int, opportunity_id: int, values: Mapping[int, str | None]) -> list[dict[str, Any]]:
+    """The rows of a deal's values (a None is no row)."""
+    return [
         {"opportunity_id": opportunity_id, "definition_id": pk, "organization_id": org, "value": v}
         for pk, v in values.items()
         if v is not None
     ]
-    await insert_rows(session, V, rows)
 
 
 async def set_values(
