@@ -324,3 +324,64 @@ async def test_a_changed_record_is_updated_and_the_rest_unchanged(
         None,
         "75000.0000",
     )
+
+
+PLACES = """
+{ stages { nodes { name position } } customFieldDefinitions { nodes { label position } } }
+"""
+
+
+async def test_onlyoffice_sort_order_and_position_place_the_stages_and_fields_an_import_creates(
+    api: Api, engine: Any, tenant: Tenant, tmp_path: Path
+) -> None:
+    # the file names them out of order: the import keeps the source's order, not the file's
+    doc = {
+        "response": [
+            {
+                "ID": 1,
+                "Title": "First",
+                "Stage": {
+                    "ID": 20,
+                    "Title": "Proposal",
+                    "SortOrder": 2,
+                    "SuccessProbability": 0,
+                    "StageType": 0,
+                },
+                "CustomFields": [
+                    {"Label": "Signed", "FieldValue": "true", "FieldType": 3, "Position": 2, "ID": 12},
+                    {"Label": "Term", "FieldValue": "12 months", "FieldType": 0, "Position": 1, "ID": 11},
+                ],
+            },
+            {
+                "ID": 2,
+                "Title": "Second",
+                "Stage": {
+                    "ID": 10,
+                    "Title": "Lead in",
+                    "SortOrder": 1,
+                    "SuccessProbability": 0,
+                    "StageType": 0,
+                },
+            },
+        ]
+    }
+    path = tmp_path / "onlyoffice.json"
+    path.write_text(json.dumps(doc))
+    counts = await import_file(make_sessions(engine), get("onlyoffice"), path, admin(tenant))
+    assert dict(counts) == {"created": 2}
+    places = await api(PLACES)
+    assert places["stages"]["nodes"] == [
+        {"name": "Lead in", "position": 1},
+        {"name": "Proposal", "position": 2},
+    ]
+    assert places["customFieldDefinitions"]["nodes"] == [
+        {"label": "Term", "position": 1},
+        {"label": "Signed", "position": 2},
+    ]
+    # and they are what the export writes back; a re-import finds nothing changed
+    out = await exported(engine, "onlyoffice", admin(tenant))
+    first = next(d for d in out["response"] if d["ID"] == "1")
+    assert first["Stage"]["SortOrder"] == 2
+    assert {f["Label"]: f["Position"] for f in first["CustomFields"]} == {"Signed": 2, "Term": 1}
+    again = await import_file(make_sessions(engine), get("onlyoffice"), path, admin(tenant))
+    assert dict(again) == {"unchanged": 2}

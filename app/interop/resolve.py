@@ -249,12 +249,16 @@ class Resolver:
             )
             given.setdefault("type", StageType.OPEN)
             given.pop("position", None)
+            if r.get("_position") is not None:
+                given["position"] = r["_position"]
         if kind == "CloseReason":
             given.setdefault("kind", CloseReasonKind.LOST)
         if kind == "CustomFieldDefinition":
             given.setdefault("field_type", CustomFieldType.TEXT_FIELD)
             given.pop("is_required", None)  # an import never makes a field required
             given.pop("position", None)
+            if r.get("_position") is not None:
+                given["position"] = r["_position"]
             if given["field_type"] == CustomFieldType.SELECT_BOX:
                 given["options"] = list(r.get("_values") or []) or ["—"]
             else:
