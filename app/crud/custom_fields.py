@@ -25,6 +25,7 @@ from app.crud.refs import Refs, decode
 from app.enums import CustomFieldType
 from app.errors import ErrorCode
 from app.ids import to_global_id
+from app.tenancy import TRASH, TRASHED
 from app.validation import Problems
 
 D = m.CustomFieldDefinition
@@ -233,9 +234,20 @@ async def _options_in_use(session: AsyncSession, problems: Problems, pk: int, op
 
 
 async def delete_definition(session: AsyncSession, *, definition_id: int) -> int:
-    """Deleting a definition deletes every deal's value for it (documented on the mutation)."""
+    """Deleting a definition deletes every deal's value for it (documented on the mutation);
+    but while a deal in the trash holds one it is a CONFLICT, as for any related record a
+    trashed deal uses: its restore brings back its values exactly (docs/trash.md)."""
     if await fetch(session, D, definition_id) is None:
         raise fail(["id"], ErrorCode.NOT_FOUND, "no such custom field definition")
+    trashed = select(func.count()).select_from(V).where(V.definition_id == definition_id)
+    held = int(await session.scalar(trashed.execution_options(**{TRASH: TRASHED})) or 0)
+    if held:
+        raise fail(
+            ["id"],
+            ErrorCode.CONFLICT,
+            f"{held} deal(s) in the trash hold a value for it; restore and clear them, or purge them, first",
+            held,
+        )
     await session.execute(delete(D).where(D.id == definition_id).execution_options(synchronize_session=False))
     await _reorder(session, None, None)
     return definition_id
