@@ -394,7 +394,9 @@ async def _changes(engine: Any, org: int) -> list[tuple[str, int, dict[str, Any]
         rows = await s.execute(
             select(c.kind, c.version, c.changes).where(c.organization_id == org).order_by(c.seq)
         )
-        return [(kind, version, {f: [old, new] for f, old, new in changes}) for kind, version, changes in rows]
+        return [
+            (kind, version, {f: [old, new] for f, old, new in changes}) for kind, version, changes in rows
+        ]
 
 
 async def test_an_import_logs_every_field_it_writes_like_a_mutation(
