@@ -7,7 +7,7 @@ Wall time and the peak RSS of each process (os.wait4), on SQLite (a file in a te
 directory) and, with --pg-url, on a fresh PostgreSQL database.
 
     .venv/bin/python bench/bench_import.py --opportunities 100000 --out bench/results-import.md \\
-        [--pg-url postgresql+asyncpg://postgres@127.0.0.1:55440/postgres] [--formats apideck,oro]
+        [--pg-url postgresql+asyncpg://postgres@127.0.0.1:55440/postgres [--no-sqlite]] [--formats apideck,oro]
 
 A benchmark, not a test: it measures and records; nothing asserts a time.
 """
@@ -46,21 +46,30 @@ def run(args: list[str], url: str, out: Path | None = None) -> tuple[float, floa
     return seconds, usage.ru_maxrss / 1024
 
 
+def _load() -> str:
+    """The machine's 1-minute load average as the step ends (2 cores, shared)."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
 def bench(url: str, label: str, n: int, formats: list[str], tmp: Path) -> list[str]:
     rows = []
     t, rss = run(["seed", "--opportunities", str(n), "--organization", "Acme Demo", "--no-progress"], url)
-    rows.append(f"| {label} | seed | {n} | {t:.1f} | {rss:.0f} | {n / t:.0f} |")
+    rows.append(f"| {label} | seed | {n} | {t:.1f} | {rss:.0f} | {n / t:.0f} | {_load()} |")
     for fmt in formats:
         path = tmp / f"{fmt}.json"
         t, rss = run(["export", "--format", fmt, "--output", str(path), "--no-progress"], url)
         size = path.stat().st_size / 1e6
-        rows.append(f"| {label} | {fmt} export ({size:.0f} MB) | {n} | {t:.1f} | {rss:.0f} | {n / t:.0f} |")
+        rows.append(
+            f"| {label} | {fmt} export ({size:.0f} MB) | {n} | {t:.1f} | {rss:.0f} | {n / t:.0f} | {_load()} |"
+        )
         imp = ["import", "--format", fmt, str(path), "--organization", f"Bench {fmt}", "--no-progress"]
         t, rss = run(imp, url)
-        rows.append(f"| {label} | {fmt} import, all created | {n} | {t:.1f} | {rss:.0f} | {n / t:.0f} |")
+        rows.append(
+            f"| {label} | {fmt} import, all created | {n} | {t:.1f} | {rss:.0f} | {n / t:.0f} | {_load()} |"
+        )
         t, rss = run(imp, url)
         rows.append(
-            f"| {label} | {fmt} import again, all unchanged | {n} | {t:.1f} | {rss:.0f} | {n / t:.0f} |"
+            f"| {label} | {fmt} import again, all unchanged | {n} | {t:.1f} | {rss:.0f} | {n / t:.0f} | {_load()} |"
         )
         print("\n".join(rows[-3:]), flush=True)
     return rows
@@ -71,14 +80,16 @@ def main() -> None:
     p.add_argument("--opportunities", type=int, default=100_000)
     p.add_argument("--formats", default=",".join(FORMATS))
     p.add_argument("--pg-url", default=None)
+    p.add_argument("--no-sqlite", action="store_true", help="only PostgreSQL (with --pg-url)")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
     formats = args.formats.split(",")
     rows: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-        run(["migrate"], url)
-        rows += bench(url, "SQLite", args.opportunities, formats, Path(tmp))
+        if not args.no_sqlite:
+            url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+            run(["migrate"], url)
+            rows += bench(url, "SQLite", args.opportunities, formats, Path(tmp))
         if args.pg_url:
             import asyncio
 
@@ -106,8 +117,8 @@ def main() -> None:
     table = [
         f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}.",
         "",
-        "| database | step | deals | seconds | peak RSS (MB) | deals/s |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| database | step | deals | seconds | peak RSS (MB) | deals/s | load avg |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
         *rows,
     ]
     text_out = "\n".join(table) + "\n"

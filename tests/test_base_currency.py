@@ -13,7 +13,17 @@ from sqlalchemy import update
 
 from app import models as m
 from app.enums import Role
-from tests.support import Api, Tenant, add_user, gid, insert, make_tenant, opportunity, unscoped
+from tests.support import (
+    Api,
+    Tenant,
+    add_user,
+    count_statements,
+    gid,
+    insert,
+    make_tenant,
+    opportunity,
+    unscoped,
+)
 
 Q = Decimal("0.0001")
 TODAY = datetime.now(UTC).date()
@@ -261,3 +271,32 @@ async def test_admins_manage_exchange_rates_with_typed_errors(api: Api, tenant: 
     theirs = (await api(DEL, {"id": old["exchangeRate"]["id"]}, key=globex.key))["deleteExchangeRate"]
     assert [e["code"] for e in theirs["errors"]] == ["NOT_FOUND"]
     assert deal
+
+
+DEAL_BASE = (
+    """{ opportunities(first: 50, orderBy: [{field: ID, direction: ASC}]) { nodes { title baseAmount } } }"""
+)
+DEAL_PLAIN = (
+    """{ opportunities(first: 50, orderBy: [{field: ID, direction: ASC}]) { nodes { title amount } } }"""
+)
+
+
+async def test_a_deals_base_amount_follows_the_aggregates_rule(api: Api, tenant: Tenant, engine) -> None:
+    await _world(engine, tenant)
+    await api(DEAL_PLAIN)  # warm the key cache
+    with count_statements(engine) as plain:
+        await api(DEAL_PLAIN)
+    with count_statements(engine) as seen:
+        nodes = (await api(DEAL_BASE))["opportunities"]["nodes"]
+    expected = [
+        {"title": f"d{i}", "baseAmount": _fmt(_base(None if a is None else Decimal(a), _rate(c, r)))}
+        for i, (a, c, r, _p, _e, _o) in enumerate(DEALS)
+    ]
+    assert nodes == expected
+    # the organization's rates and base currency, read once for the whole page
+    assert len(seen) == len(plain) + 2, seen
+    # and the deals' base amounts add up to the aggregate's sum
+    total = (await api("{ opportunityAggregate { baseAmount { sum } } }"))["opportunityAggregate"][
+        "baseAmount"
+    ]
+    assert total["sum"] == _fmt(sum((Decimal(n["baseAmount"]) for n in nodes if n["baseAmount"]), Decimal(0)))

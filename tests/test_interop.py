@@ -324,3 +324,108 @@ async def test_a_changed_record_is_updated_and_the_rest_unchanged(
         None,
         "75000.0000",
     )
+
+
+PLACES = """
+{ stages { nodes { name position } } customFieldDefinitions { nodes { label position } } }
+"""
+
+
+async def test_onlyoffice_sort_order_and_position_place_the_stages_and_fields_an_import_creates(
+    api: Api, engine: Any, tenant: Tenant, tmp_path: Path
+) -> None:
+    # the file names them out of order: the import keeps the source's order, not the file's
+    doc = {
+        "response": [
+            {
+                "ID": 1,
+                "Title": "First",
+                "Stage": {
+                    "ID": 20,
+                    "Title": "Proposal",
+                    "SortOrder": 2,
+                    "SuccessProbability": 0,
+                    "StageType": 0,
+                },
+                "CustomFields": [
+                    {"Label": "Signed", "FieldValue": "true", "FieldType": 3, "Position": 2, "ID": 12},
+                    {"Label": "Term", "FieldValue": "12 months", "FieldType": 0, "Position": 1, "ID": 11},
+                ],
+            },
+            {
+                "ID": 2,
+                "Title": "Second",
+                "Stage": {
+                    "ID": 10,
+                    "Title": "Lead in",
+                    "SortOrder": 1,
+                    "SuccessProbability": 0,
+                    "StageType": 0,
+                },
+            },
+        ]
+    }
+    path = tmp_path / "onlyoffice.json"
+    path.write_text(json.dumps(doc))
+    counts = await import_file(make_sessions(engine), get("onlyoffice"), path, admin(tenant))
+    assert dict(counts) == {"created": 2}
+    places = await api(PLACES)
+    assert places["stages"]["nodes"] == [
+        {"name": "Lead in", "position": 1},
+        {"name": "Proposal", "position": 2},
+    ]
+    assert places["customFieldDefinitions"]["nodes"] == [
+        {"label": "Term", "position": 1},
+        {"label": "Signed", "position": 2},
+    ]
+    # and they are what the export writes back; a re-import finds nothing changed
+    out = await exported(engine, "onlyoffice", admin(tenant))
+    first = next(d for d in out["response"] if d["ID"] == "1")
+    assert first["Stage"]["SortOrder"] == 2
+    assert {f["Label"]: f["Position"] for f in first["CustomFields"]} == {"Signed": 2, "Term": 1}
+    again = await import_file(make_sessions(engine), get("onlyoffice"), path, admin(tenant))
+    assert dict(again) == {"unchanged": 2}
+
+
+async def _changes(engine: Any, org: int) -> list[tuple[str, int, dict[str, Any]]]:
+    """(kind, version, {field: [old, new]}) of every change of the organization, in feed order."""
+    c = m.OpportunityChange
+    async with unscoped(engine) as s:
+        rows = await s.execute(
+            select(c.kind, c.version, c.changes).where(c.organization_id == org).order_by(c.seq)
+        )
+        return [
+            (kind, version, {f: [old, new] for f, old, new in changes}) for kind, version, changes in rows
+        ]
+
+
+async def test_an_import_logs_every_field_it_writes_like_a_mutation(
+    engine: Any, tenant: Tenant, tmp_path: Path
+) -> None:
+    path = SAMPLES / "apideck.json"
+    await import_file(make_sessions(engine), get("apideck"), path, admin(tenant))
+    created = await _changes(engine, tenant.organization_id)
+    assert [(kind, version) for kind, version, _ in created] == [("CREATED", 1), ("CREATED", 1)]
+    rocket, lost = (fields for _, _, fields in created)
+    assert rocket["title"] == [None, "New Rocket"] and rocket["tags"] == [None, '["New","Q3"]']
+    # the close time the file gives is part of the create, not written beside it
+    assert lost["closedAt"] == [None, "2020-10-30T00:00:00+00:00"] and lost["status"] == [None, "LOST"]
+    # an update by a later file: the changed close time and title, in one change of the deal
+    doc = json.loads(path.read_text())
+    doc["data"][1]["closeDate"] = "2020-11-02"
+    doc["data"][1]["title"] = "Lost satellite, for good"
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps(doc))
+    report: list[Outcome] = []
+    await import_file(make_sessions(engine), get("apideck"), changed, admin(tenant), report=report.append)
+    assert [o.result for o in report] == ["unchanged", "updated", "refused"]
+    kind, _, fields = (await _changes(engine, tenant.organization_id))[-1]
+    assert kind == "UPDATED"
+    assert fields == {
+        "title": ["Lost satellite", "Lost satellite, for good"],
+        "closedAt": ["2020-10-30T00:00:00+00:00", "2020-11-02T00:00:00+00:00"],
+    }
+    # the same file again: nothing written, nothing logged
+    before = len(await _changes(engine, tenant.organization_id))
+    await import_file(make_sessions(engine), get("apideck"), changed, admin(tenant))
+    assert len(await _changes(engine, tenant.organization_id)) == before

@@ -328,3 +328,40 @@ def test_purge_trash_deletes_only_deals_trashed_before_the_cutoff(
     assert capsys.readouterr().out.startswith("purged 0 deal(s)")
     with pytest.raises(SystemExit):
         main(["purge-trash", "--older-than", "-1"])
+
+
+async def test_a_custom_field_a_trashed_deal_holds_cannot_be_deleted(
+    api: Api, tenant: Tenant, engine
+) -> None:
+    board = await make_board(engine, tenant.organization_id)
+    held, free = board.definitions[0], board.definitions[1]
+    [deal, live] = await insert(
+        engine,
+        opportunity(tenant.organization_id, title="T", stage_id=board.stages[0], position=1),
+        opportunity(tenant.organization_id, title="L", stage_id=board.stages[0], position=2),
+    )
+    for pk, definition in ((deal, held), (live, free)):
+        out = await api(
+            """mutation ($id: ID!, $d: ID!) {
+             setOpportunityCustomFields(id: $id, values: [{definitionId: $d, value: "kept"}]) { errors { code } }
+            }""",
+            {"id": gid("Opportunity", pk), "d": gid("CustomFieldDefinition", definition)},
+        )
+        assert out["setOpportunityCustomFields"]["errors"] == []
+    await api(DELETE, {"id": gid("Opportunity", deal)})
+    delete = "mutation ($id: ID!) { deleteCustomFieldDefinition(id: $id) { deletedId errors { field code attemptedValue } } }"
+    refused = await api(delete, {"id": gid("CustomFieldDefinition", held)})
+    assert refused["deleteCustomFieldDefinition"] == {
+        "deletedId": None,
+        "errors": [{"field": ["id"], "code": "CONFLICT", "attemptedValue": "1"}],
+    }
+    # one only a live deal holds goes, with that deal's value (documented on the mutation)
+    gone = await api(delete, {"id": gid("CustomFieldDefinition", free)})
+    assert gone["deleteCustomFieldDefinition"]["errors"] == []
+    restored = await api(RESTORE, {"id": gid("Opportunity", deal)})
+    assert restored["restoreOpportunity"]["errors"] == []
+    async with unscoped(engine) as s:
+        values = (
+            await s.execute(select(m.CustomFieldValue.opportunity_id, m.CustomFieldValue.definition_id))
+        ).all()
+    assert [tuple(v) for v in values] == [(deal, held)]

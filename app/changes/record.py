@@ -3,6 +3,7 @@
     touch(row, lists)       base.touch: the deal's row before the change (from its RETURNING)
                             and the list fields this mutation may change (read now, before)
     created(ids)            a create: every field, after
+    mark / rewind           around a savepoint that may roll back (an import's batch)
     deleting(ids)           a delete: the rows as they were, read before the DELETE
     changing(session)       the deals this transaction already changes (a board shift
                             leaves their version alone: one bump per deal per transaction)
@@ -17,7 +18,7 @@ starts clean and a rolled-back one leaves nothing: the rows are the transaction'
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import func, insert, select, text
@@ -116,6 +117,19 @@ async def deleting(session: AsyncSession, ids: list[int]) -> None:
         elif pk in before:
             row = earlier.before if earlier is not None else before[pk]
             pending[pk] = _Deal(ChangeKind.DELETED, row)
+
+
+def mark(session: AsyncSession) -> dict[int, _Deal]:
+    """A copy of what the transaction noted so far: what `rewind` returns to when a savepoint
+    rolls back (its writes are gone, so must its notes be)."""
+    return {
+        pk: replace(d, lists=set(d.lists), lists_before=dict(d.lists_before))
+        for pk, d in _pending(session).items()
+    }
+
+
+def rewind(session: AsyncSession, marked: dict[int, _Deal]) -> None:
+    session.info[_PENDING] = marked
 
 
 async def write(session: AsyncSession) -> None:

@@ -59,10 +59,49 @@ async def fetch_all(session: AsyncSession, model: Any, where: Any, *order: Any) 
     return [r._mapping for r in rows]
 
 
+def _uniform(model: Any, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every row with the same keys (a key a row lacks takes the column's default): SQLAlchemy
+    batches only parameter sets of one shape, and starts a new statement at each change."""
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    table = model.__table__
+    fill: dict[str, Any] = {}
+    for k in keys:
+        default = table.c[k].default
+        if default is None or not (default.is_scalar or default.is_callable):
+            fill[k] = None
+        else:  # a callable default (a timestamp) is wrapped to take the execution context
+            fill[k] = default.arg if default.is_scalar else default.arg(None)
+    return [row if len(row) == len(keys) else {**fill, **row} for row in rows]
+
+
+# render_nulls: the ORM would otherwise leave a None out of its row, changing the row's shape
+_BULK = {"render_nulls": True}
+
+
 async def insert_rows(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """INSERT many rows as one executemany: no RETURNING of ids, so no statement per row."""
+    """INSERT many rows in one statement (a few for thousands): no RETURNING, no statement per row."""
     if rows:
-        await session.execute(insert(model), list(rows))
+        await session.execute(insert(model), _uniform(model, rows), execution_options=_BULK)
+
+
+async def insert_returning_ids(
+    session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]
+) -> list[int]:
+    """INSERT many rows, multi-row VALUES, and return their ids in the rows' order.
+
+    PostgreSQL sorts RETURNING by parameter order (SQLAlchemy's sentinel); SQLite cannot, and
+    there it is the ids that give the order: its rowids are handed out one after another as a
+    statement inserts its VALUES in order, and its writers are serialised.
+    """
+    if not rows:
+        return []
+    ordered = session.get_bind().dialect.name == "postgresql"
+    stmt = insert(model).returning(model.id, sort_by_parameter_order=ordered)
+    ids = [
+        int(pk)
+        for pk in (await session.execute(stmt, _uniform(model, rows), execution_options=_BULK)).scalars()
+    ]
+    return ids if ordered else sorted(ids)
 
 
 async def write(session: AsyncSession, model: Any, pk: Any, values: dict[str, Any]) -> None:

@@ -71,6 +71,31 @@ async def place(session: AsyncSession, stage_id: int | None, card: int, at: int 
         await (await session.connection()).execute(stmt)
 
 
+async def ends(session: AsyncSession, stage_ids: list[int]) -> dict[int, int | None]:
+    """The last position of each column when it is dense (0 when empty), None when it is not;
+    for many columns in one statement (a batch create appends its new cards at once)."""
+    if not stage_ids:
+        return {}
+    pos = T.c.position
+    stmt = (
+        select(
+            T.c.stage_id,
+            func.count(),
+            func.count(pos),
+            func.count(pos.distinct()),
+            func.min(pos),
+            func.max(pos),
+        )
+        .where(T.c.stage_id.in_(stage_ids), T.c.organization_id == _org(session), T.c.deleted_at.is_(None))
+        .group_by(T.c.stage_id)
+    )
+    out: dict[int, int | None] = dict.fromkeys(stage_ids, 0)
+    for stage_id, total, numbered, distinct, low, top in await (await session.connection()).execute(stmt):
+        dense = total == numbered == distinct == (top or 0) and (low or 1) >= 1
+        out[stage_id] = top if dense else None
+    return out
+
+
 async def close_gap(session: AsyncSession, stage_id: int | None, old: int | None = None) -> None:
     """Close the gap a card left at place `old` (unknown: renumber the whole column)."""
     if stage_id is None:

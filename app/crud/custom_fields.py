@@ -25,6 +25,7 @@ from app.crud.refs import Refs, decode
 from app.enums import CustomFieldType
 from app.errors import ErrorCode
 from app.ids import to_global_id
+from app.tenancy import TRASH, TRASHED
 from app.validation import Problems
 
 D = m.CustomFieldDefinition
@@ -123,12 +124,16 @@ async def store_values(
             .where(V.opportunity_id == opportunity_id, V.definition_id.in_(list(values)))
             .execution_options(synchronize_session=False)
         )
-    rows = [
+    await insert_rows(session, V, value_rows(org, opportunity_id, values))
+
+
+def value_rows(org: int, opportunity_id: int, values: Mapping[int, str | None]) -> list[dict[str, Any]]:
+    """The rows of a deal's values (a None is no row)."""
+    return [
         {"opportunity_id": opportunity_id, "definition_id": pk, "organization_id": org, "value": v}
         for pk, v in values.items()
         if v is not None
     ]
-    await insert_rows(session, V, rows)
 
 
 async def set_values(
@@ -229,9 +234,20 @@ async def _options_in_use(session: AsyncSession, problems: Problems, pk: int, op
 
 
 async def delete_definition(session: AsyncSession, *, definition_id: int) -> int:
-    """Deleting a definition deletes every deal's value for it (documented on the mutation)."""
+    """Deleting a definition deletes every deal's value for it (documented on the mutation);
+    but while a deal in the trash holds one it is a CONFLICT, as for any related record a
+    trashed deal uses: its restore brings back its values exactly (docs/trash.md)."""
     if await fetch(session, D, definition_id) is None:
         raise fail(["id"], ErrorCode.NOT_FOUND, "no such custom field definition")
+    trashed = select(func.count()).select_from(V).where(V.definition_id == definition_id)
+    held = int(await session.scalar(trashed.execution_options(**{TRASH: TRASHED})) or 0)
+    if held:
+        raise fail(
+            ["id"],
+            ErrorCode.CONFLICT,
+            f"{held} deal(s) in the trash hold a value for it; restore and clear them, or purge them, first",
+            held,
+        )
     await session.execute(delete(D).where(D.id == definition_id).execution_options(synchronize_session=False))
     await _reorder(session, None, None)
     return definition_id

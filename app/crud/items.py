@@ -82,10 +82,9 @@ async def add(session: AsyncSession, *, opportunity_id: int, given: Mapping[str,
     return int(row.id)
 
 
-async def add_many(session: AsyncSession, opportunity_id: int, items: Sequence[Mapping[str, Any]]) -> None:
-    """Items of a new deal, already checked, in the given order."""
-    org = principal(session).organization_id
-    rows = [
+def rows(org: int, opportunity_id: int, items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of a deal's items, already checked, in the given order (inserted with others')."""
+    return [
         {
             "quantity": Decimal(1),
             "rate": Decimal(0),
@@ -96,7 +95,11 @@ async def add_many(session: AsyncSession, opportunity_id: int, items: Sequence[M
         }
         for i, values in enumerate(items, 1)
     ]
-    await insert_rows(session, I, rows)
+
+
+async def add_many(session: AsyncSession, opportunity_id: int, items: Sequence[Mapping[str, Any]]) -> None:
+    """Items of a deal that has none, already checked, in the given order."""
+    await insert_rows(session, I, rows(principal(session).organization_id, opportunity_id, items))
 
 
 async def update(session: AsyncSession, *, item_id: int, given: Mapping[str, Any]) -> int:

@@ -91,12 +91,7 @@ async def set_lost_reasons(session: AsyncSession, *, opportunity_id: int, reason
     refs = Refs(problems)
     refs.want_all(["closeReasonIds"], "CloseReason", reason_gids)
     await refs.resolve(session)
-    for i, gid in enumerate(reason_gids):
-        row = refs.row("CloseReason", gid)
-        if row is not None and row["kind"] != CloseReasonKind.LOST:
-            problems.add(
-                ["closeReasonIds", str(i)], ErrorCode.INVALID, f"{row['name']!r} is a WON reason", gid
-            )
+    only_lost(problems, refs, ["closeReasonIds"], reason_gids)
     await _start(session, problems, refs, opportunity_id, "lostReasons")
     L = m.OpportunityLostReason
     await session.execute(
@@ -109,6 +104,14 @@ async def set_lost_reasons(session: AsyncSession, *, opportunity_id: int, reason
     ]
     await insert_rows(session, L, rows)
     return opportunity_id
+
+
+def only_lost(problems: Problems, refs: Refs, path: Sequence[str], reason_gids: Sequence[Any]) -> None:
+    """Lost reasons are reasons of kind LOST (after `refs` resolved them)."""
+    for i, gid in enumerate(reason_gids):
+        row = refs.row("CloseReason", gid)
+        if row is not None and row["kind"] != CloseReasonKind.LOST:
+            problems.add([*path, str(i)], ErrorCode.INVALID, f"{row['name']!r} is a WON reason", gid)
 
 
 async def set_access(
@@ -133,9 +136,7 @@ async def replace_access(
         await session.execute(
             delete(A).where(A.opportunity_id == opportunity_id).execution_options(synchronize_session=False)
         )
-    org = principal(session).organization_id
-    rows = [{"opportunity_id": opportunity_id, "organization_id": org, "user_id": pk} for pk in user_ids]
-    await insert_rows(session, A, rows)
+    await insert_rows(session, A, access_rows(opportunity_id, principal(session).organization_id, user_ids))
 
 
 async def set_tags(session: AsyncSession, *, opportunity_id: int, tags: Sequence[str]) -> int:
@@ -156,13 +157,16 @@ async def replace_tags(
             delete(T).where(T.opportunity_id == opportunity_id).execution_options(synchronize_session=False)
         )
     org = principal(session).organization_id
-    await insert_rows(session, T, [_link(opportunity_id, org, i, tag=tag) for i, tag in enumerate(tags, 1)])
+    await insert_rows(session, T, ordered_rows(opportunity_id, org, "tag", tags))
 
 
-async def add_contact_links(session: AsyncSession, opportunity_id: int, contact_ids: Sequence[Any]) -> None:
-    org = principal(session).organization_id
-    rows = [_link(opportunity_id, org, i, contact_id=pk) for i, pk in enumerate(contact_ids, 1)]
-    await insert_rows(session, C, rows)
+def ordered_rows(opportunity_id: int, org: int, key: str, targets: Sequence[Any]) -> list[dict[str, Any]]:
+    """A new deal's rows of one ordered link table (participants, lost reasons, tags), 1..n."""
+    return [_link(opportunity_id, org, i, **{key: t}) for i, t in enumerate(targets, 1)]
+
+
+def access_rows(opportunity_id: int, org: int, user_ids: Sequence[Any]) -> list[dict[str, Any]]:
+    return [{"opportunity_id": opportunity_id, "organization_id": org, "user_id": pk} for pk in user_ids]
 
 
 def _link(opportunity_id: int, org: int, position: int, **target: Any) -> dict[str, Any]:

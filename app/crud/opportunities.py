@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models as m
 from app.changes import record
-from app.crud import board, custom_fields, items, links, trash
-from app.crud.base import O, Retry, fail, fetch, lock_stages, now, principal, touch, write
+from app.crud import board, custom_fields, inserts, items, links, trash
+from app.crud.base import O, Retry, fail, fetch, lock_stages, principal, touch, write
 from app.crud.fields import check, derive, resolve_links
+from app.crud.inserts import Checked, NewDeal
 from app.crud.refs import Refs
 from app.enums import StageType
 from app.errors import ErrorCode
@@ -21,28 +22,6 @@ from app.ids import to_global_id
 from app.validation import Invalid, Problems
 
 MAX_BULK = 1000
-
-
-@dataclass
-class NewDeal:
-    """One createOpportunity input: the deal's fields and what hangs off it."""
-
-    fields: dict[str, Any]
-    position: int | None = None
-    contact_ids: list[Any] = field(default_factory=list)
-    access_user_ids: list[Any] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)
-    custom_fields: list[tuple[Any, str | None]] = field(default_factory=list)
-    items: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class _Checked:
-    values: dict[str, Any]
-    deal: NewDeal
-    tags: list[str]
-    custom: dict[int, str | None]
-    items: list[dict[str, Any]]
 
 
 async def create(
@@ -64,24 +43,22 @@ async def create(
         _no_private(problems, deals, paths)
     await refs.resolve(session)
     for c, path in zip(checked, paths, strict=True):
+        links.only_lost(problems, refs, [*path, "closeReasonIds"], c.deal.lost_reason_ids)
         c.values = _derive_new(problems, refs, c.values, path)
     problems.raise_if_any()
     base_currency = await _base_currency(session, checked)
-    ids = [await _insert(session, refs, c, base_currency) for c in checked]
-    # The columns are locked only now, to place the new cards: their rows are invisible to
-    # other writers until commit, so inserting them first is safe, and the lock is held
-    # for two statements instead of the whole create.
-    await lock_stages(session, [c.values.get("stage_id") for c in checked])
-    # noted before placing: a new card the next one pushes down is this create's, not a shift
-    for pk, c in zip(ids, checked, strict=True):
-        record.created(session, pk, _given_lists(c))
-    for pk, c in zip(ids, checked, strict=True):
-        if c.values.get("stage_id") is not None:
-            await board.place(session, c.values["stage_id"], pk, c.deal.position)
-    return ids
+    # each new deal is noted for the change log before the cards are placed: a new card that a
+    # later one pushes down is this create's, not a shift of its own
+    return await inserts.insert(
+        session,
+        refs,
+        checked,
+        base_currency,
+        noted=lambda pk, c: record.created(session, pk, _given_lists(c)),
+    )
 
 
-def _given_lists(c: _Checked) -> tuple[str, ...]:
+def _given_lists(c: Checked) -> tuple[str, ...]:
     """The list fields a new deal has: only those are read back for its change."""
     given = {
         "items": c.items,
@@ -89,6 +66,7 @@ def _given_lists(c: _Checked) -> tuple[str, ...]:
         "tags": c.tags,
         "customFields": [v for v in c.custom.values() if v is not None],
         "accessList": c.deal.access_user_ids,
+        "lostReasons": c.deal.lost_reason_ids,
     }
     return tuple(name for name, values in given.items() if values)
 
@@ -109,7 +87,7 @@ def _in_stage(deal: NewDeal, stage_id: int) -> NewDeal:
 
 def _check_new(
     problems: Problems, refs: Refs, defs: Mapping[int, Any], deal: NewDeal, path: Sequence[str]
-) -> _Checked:
+) -> Checked:
     values = check(problems, refs, {"title": None, **deal.fields}, path)
     problems.position([*path, "position"], deal.position)
     refs.want_all(
@@ -118,6 +96,13 @@ def _check_new(
     refs.want_all(
         [*path, "accessUserIds"], "User", problems.unique_ids([*path, "accessUserIds"], deal.access_user_ids)
     )
+    reasons = [*path, "closeReasonIds"]
+    if len(deal.lost_reason_ids) > links.MAX_LINKS:
+        problems.add(
+            reasons, ErrorCode.OUT_OF_RANGE, f"at most {links.MAX_LINKS} at once", len(deal.lost_reason_ids)
+        )
+    refs.want_all(reasons, "CloseReason", problems.unique_ids(reasons, deal.lost_reason_ids))
+    problems.moment([*path, "closedAt"], deal.closed_at)
     tags = problems.tags([*path, "tags"], deal.tags)
     custom = custom_fields.check_values(
         problems, defs, [*path, "customFields"], deal.custom_fields, creating=True
@@ -130,7 +115,7 @@ def _check_new(
         items.check_item(problems, [*path, "items", str(i)], item, creating=True)
         for i, item in enumerate(deal.items)
     ]
-    return _Checked(values, deal, tags, custom, lines)
+    return Checked(values, deal, tags, custom, lines)
 
 
 def _no_private(problems: Problems, deals: Sequence[NewDeal], paths: Sequence[Sequence[str]]) -> None:
@@ -150,43 +135,11 @@ def _derive_new(
     return derive(problems, path, None, resolve_links(refs, values), stage=stage, reason=reason)
 
 
-async def _base_currency(session: AsyncSession, checked: Sequence[_Checked]) -> str | None:
+async def _base_currency(session: AsyncSession, checked: Sequence[Checked]) -> str | None:
     if all(c.values.get("currency") or c.values.get("amount") is None for c in checked):
         return None
     org = await fetch(session, m.Organization, principal(session).organization_id)
     return None if org is None else str(org["base_currency"])
-
-
-async def _insert(session: AsyncSession, refs: Refs, c: _Checked, base_currency: str | None) -> int:
-    who, at = principal(session), now()
-    values = dict(c.values)
-    values.setdefault("owner_id", who.user_id)
-    if values.get("amount") is not None and not values.get("currency"):
-        values["currency"] = base_currency  # an amount is always in some currency: the organization's
-    row = {
-        **{k: v for k, v in values.items() if k != "is_private"},
-        "organization_id": who.organization_id,
-        "created_at": at,
-        "updated_at": at,
-        "created_by_id": who.user_id,
-        "updated_by_id": who.user_id,
-        "is_private": bool(c.deal.fields.get("is_private")),
-        "version": 1,
-    }
-    # an INSERT … RETURNING id, not the unit of work: a third of the create's CPU time
-    pk = int((await session.execute(insert(O).values(**row).returning(O.id))).scalar_one())
-    await links.add_contact_links(
-        session, pk, [refs.pk("Contact", g) for g in dict.fromkeys(c.deal.contact_ids)]
-    )
-    await links.replace_access(
-        session, pk, [refs.pk("User", g) for g in dict.fromkeys(c.deal.access_user_ids)], clear=False
-    )
-    await links.replace_tags(session, pk, c.tags, clear=False)
-    await items.add_many(session, pk, c.items)
-    await custom_fields.store_values(
-        session, pk, {k: v for k, v in c.custom.items() if v is not None}, fresh=True
-    )
-    return pk
 
 
 # ---------------------------------------------------------------- update

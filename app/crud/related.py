@@ -9,18 +9,29 @@ manager cannot strip a customer from deals they cannot see; it returns only a co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models as m
-from app.crud.base import camel, fail, fetch, fetch_all, lock_row, now, principal, set_positions, write
+from app.crud.base import (
+    camel,
+    fail,
+    fetch,
+    fetch_all,
+    insert_returning_ids,
+    lock_row,
+    now,
+    principal,
+    set_positions,
+    write,
+)
 from app.crud.refs import Refs
-from app.errors import ErrorCode
-from app.validation import Problems
+from app.errors import ErrorCode, UserErrorData
+from app.validation import Invalid, Problems
 
 Check = Callable[[Problems, list[str], Any], Any]
 
@@ -165,8 +176,14 @@ SPECS: dict[str, Spec] = {
 
 
 def _check(
-    problems: Problems, refs: Refs, spec: Spec, given: Mapping[str, Any], creating: bool
+    problems: Problems,
+    refs: Refs,
+    spec: Spec,
+    given: Mapping[str, Any],
+    creating: bool,
+    ref_prefix: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """Clean the given fields; `ref_prefix` tells one input's links apart in a shared `refs`."""
     if creating:
         given = {**dict.fromkeys(spec.required), **given}
     values: dict[str, Any] = {}
@@ -175,7 +192,7 @@ def _check(
         if value is None and (key in spec.required or key in spec.not_null):
             problems.add(at, ErrorCode.REQUIRED, f"{camel(key)} is required")
         elif key in spec.links:
-            refs.want(at, spec.links[key], value)
+            refs.want([*ref_prefix, *at], spec.links[key], value)
             values[key] = value
         elif key in spec.nested:
             for part, limit in spec.nested[key].items():
@@ -187,26 +204,51 @@ def _check(
 
 
 async def create(session: AsyncSession, *, type_name: str, given: Mapping[str, Any]) -> int:
+    (made,) = await create_many(session, type_name=type_name, givens=[given])
+    if isinstance(made, list):
+        raise Invalid(made)
+    return made
+
+
+async def create_many(
+    session: AsyncSession, *, type_name: str, givens: Sequence[Mapping[str, Any]]
+) -> list[int | list[UserErrorData]]:
+    """Each input checked as one `createX` mutation checks it; those that pass are inserted in
+    one statement (a few for thousands), the rest answered with their problems (at their
+    `["input", …]` paths). The links of all of them are looked up together."""
     spec = SPECS[type_name]
-    problems = Problems()
-    refs = Refs(problems)
-    values = _check(problems, refs, spec, {k: v for k, v in given.items() if k != "position"}, creating=True)
-    problems.position(["input", "position"], given.get("position"))
+    refs = Refs(Problems())  # its problems start with the input's index (`ref_prefix`)
+    problems = [Problems() for _ in givens]
+    checked = []
+    for i, (p, given) in enumerate(zip(problems, givens, strict=True)):
+        values = _check(p, refs, spec, {k: v for k, v in given.items() if k != "position"}, True, (str(i),))
+        p.position(["input", "position"], given.get("position"))
+        checked.append(values)
     await refs.resolve(session)
-    problems.raise_if_any()
-    values = {k: (refs.pk(spec.links[k], v) if k in spec.links else v) for k, v in values.items()}
-    if type_name == "Contact" and not values.get("display_name"):
-        values["display_name"] = _display_name(values)
-        if not values["display_name"]:
-            raise fail(
-                ["input", "displayName"], ErrorCode.REQUIRED, "give a displayName, or a first or last name"
-            )
-    row = spec.model(organization_id=principal(session).organization_id, **values)
-    session.add(row)
-    await session.flush()
+    for problem in refs.problems.items:
+        problems[int(problem.field[0])].items.append(replace(problem, field=problem.field[1:]))
+    org = principal(session).organization_id
+    rows, ok = [], []
+    for i, (p, values) in enumerate(zip(problems, checked, strict=True)):
+        if p:
+            continue
+        values = {k: (refs.pk(spec.links[k], v) if k in spec.links else v) for k, v in values.items()}
+        if type_name == "Contact" and not values.get("display_name"):
+            values["display_name"] = _display_name(values)
+            if not values["display_name"]:
+                p.add(
+                    ["input", "displayName"],
+                    ErrorCode.REQUIRED,
+                    "give a displayName, or a first or last name",
+                )
+                continue
+        rows.append({"organization_id": org, **values})
+        ok.append(i)
+    ids = dict(zip(ok, await insert_returning_ids(session, spec.model, rows), strict=True))
     if type_name == "Stage":
-        await _place_stage(session, row.pipeline_id, row.id, given.get("position"))
-    return int(row.id)
+        for i, pk in ids.items():
+            await _place_stage(session, rows[ok.index(i)]["pipeline_id"], pk, givens[i].get("position"))
+    return [ids.get(i, p.items) for i, p in enumerate(problems)]
 
 
 def _display_name(values: Mapping[str, Any]) -> str:

@@ -1,9 +1,12 @@
-"""Totals in the organization's base currency for `opportunityAggregate.baseAmount` and
-`OpportunityGroup.baseSums`: the SQL columns (app/base_currency.py) and their folding over the
-per-currency rows the aggregate statements return. Every value is an exact Decimal."""
+"""Values in the organization's base currency: the totals of `opportunityAggregate.baseAmount`
+and `OpportunityGroup.baseSums` (the SQL columns of app/base_currency.py, folded over the
+per-currency rows the aggregate statements return), and a deal's own `baseAmount`, by the same
+rule in Python from the organization's rates read once per request. Every value is an exact
+Decimal."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -12,7 +15,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from app import models as m
-from app.base_currency import QUANTUM, deal_rate, in_base
+from app.base_currency import QUANTUM, deal_rate, in_base, in_base_exact, today
 from app.graphql.context import Info
 
 
@@ -30,6 +33,48 @@ def sums_columns(revenue: Any) -> list[Any]:
 async def currency(info: Info) -> str:
     """The caller's organization's base currency."""
     return str(await info.context.db.scalar(select(col(m.Organization.base_currency))))
+
+
+_RATES = "base_totals.rates"
+
+
+async def deal_amount(
+    info: Info, amount: Decimal | None, currency: str | None, conversion_rate: Decimal | None
+) -> Decimal | None:
+    """A deal's amount in the base currency, as the aggregates count it (`deal_rate`): × its
+    conversionRate, else its organization's latest rate for its currency valid today, else 1 in
+    the base currency; None without an amount or a rate. 4 decimals, half even."""
+    if amount is None:
+        return None
+    if conversion_rate is not None:
+        return in_base_exact(amount, conversion_rate)
+    base, rates = await _rates(info)
+    rate = rates.get(currency or "")
+    if rate is None and currency is not None and currency == base:
+        rate = Decimal(1)
+    return in_base_exact(amount, rate)
+
+
+def _rates(info: Info) -> asyncio.Future[tuple[str, dict[str, Decimal]]]:
+    """The base currency and today's rate of each currency: read once per request, however many
+    deals ask (they share the one read in flight)."""
+    pending = info.context.extras.get(_RATES)
+    if pending is None:
+        pending = info.context.extras[_RATES] = asyncio.ensure_future(_read_rates(info))
+    return pending
+
+
+async def _read_rates(info: Info) -> tuple[str, dict[str, Decimal]]:
+    r = m.ExchangeRate
+    stmt = (
+        select(col(r.currency), col(r.rate))
+        .where(col(r.valid_from) <= today())
+        .order_by(col(r.currency), col(r.valid_from).desc())
+    )
+    latest: dict[str, Decimal] = {}
+    for currency_, rate in await info.context.db.rows(stmt):
+        latest.setdefault(currency_, rate)  # the first of each currency is its latest
+    return await currency(info), latest
 
 
 def _add(a: Decimal | None, b: Decimal | None) -> Decimal | None:

@@ -14,6 +14,7 @@ from app import query
 from app.changes import history as changes_history
 from app.changes.types import OpportunityChange, StageVisit
 from app.enums import Role
+from app.graphql import base_totals
 from app.graphql.common import (
     Connection,
     DateFilter,
@@ -37,7 +38,7 @@ from app.graphql.pipelines import Pipeline, Stage
 from app.graphql.registry import NEEDS, entity
 from app.graphql.relations import children, list_root, one_root, rel, rel_path, then, through, values
 from app.graphql.users import Organization, User
-from app.money import product, weighted
+from app.money import weighted
 from app.sqltypes import weighted_amount
 
 
@@ -103,11 +104,14 @@ class Opportunity(Node):
             return self.expected_revenue
         return weighted(self.amount, self.probability)
 
-    @strawberry.field(description="amount × conversionRate: the value in the base currency.")
-    def base_amount(self) -> Decimal | None:
-        if self.amount is None or self.conversion_rate is None:
-            return None
-        return product(self.amount, self.conversion_rate)
+    @strawberry.field(
+        description="The amount in the organization's base currency: amount × the deal's rate (its "
+        "conversionRate, else the organization's latest exchange rate for its currency valid today, else 1 "
+        "in the base currency), 4 decimals half even, as `opportunityAggregate.baseAmount` counts it; null "
+        "without an amount or a rate."
+    )
+    async def base_amount(self, info: Info) -> Decimal | None:
+        return await base_totals.deal_amount(info, self.amount, self.currency, self.conversion_rate)
 
     @strawberry.field(description="Campaign tracking parameters.")
     def utm(self) -> Utm:

@@ -19,12 +19,12 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import IO, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from tqdm import tqdm
 
 from app import models
-from app.crud import board
+from app.changes import record as changes
 from app.crud.base import Retry
 from app.db import Database, make_sessionmaker
 from app.enums import BidType, LeadSource, Priority
@@ -186,6 +186,7 @@ async def _import_batch(
     while recs:
         order = sorted(recs)
         deals = [_upsert_deal(rec, resolver) for rec in (recs[i] for i in order)]
+        noted = changes.mark(session)
         try:
             async with session.begin_nested():
                 done = await upsert(
@@ -194,9 +195,8 @@ async def _import_batch(
                     deals_in=deals,
                     paths=[["inputs", str(i)] for i in range(len(order))],
                 )
-                for i, u in zip(order, done, strict=True):
-                    await _after(session, u.id, recs[i], u.created)
         except Invalid as exc:
+            changes.rewind(session, noted)
             refused = _by_input(exc, order)
             if not refused:
                 raise
@@ -207,6 +207,7 @@ async def _import_batch(
         for i, u in zip(order, done, strict=True):
             outcomes[i] = Outcome(i, recs[i]["id"], "created" if u.created else "updated")
         break
+    await changes.write(session)  # the change log, as for a mutation: one change per deal written
     return [outcomes[i] for i in sorted(outcomes)]
 
 
@@ -305,26 +306,9 @@ def _upsert_deal(rec: Record, resolver: Resolver) -> UpsertDeal:
         ]
     if "items" in rec:
         deal.items = [dict(i) for i in rec["items"]]
+    deal.position = rec.get("position")
+    deal.closed_at = rec.get("closed_at")
     return deal
-
-
-async def _after(session: AsyncSession, pk: int, rec: Record, created: bool) -> None:
-    """What the create and update inputs do not set: the close time and the place in the column."""
-    o = m.Opportunity
-    if "closed_at" in rec and rec.get("closed_at") is not None:
-        stmt = update(o).where(o.id == pk, o.status != "OPEN").values(closed_at=rec["closed_at"])
-        await session.execute(stmt.execution_options(synchronize_session=False))
-    if rec.get("position") is not None:
-        row = (await session.execute(select(o.stage_id, o.position).where(o.id == pk))).first()
-        if row is not None and row.stage_id is not None and row.position != rec["position"]:
-            from app.ids import to_global_id
-
-            await board.move(
-                session,
-                opportunity_id=pk,
-                stage_gid=to_global_id("Stage", row.stage_id),
-                position=rec["position"],
-            )
 
 
 def _by_input(exc: Invalid, order: list[int]) -> dict[int, list[dict[str, Any]]]:

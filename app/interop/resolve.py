@@ -15,12 +15,12 @@ from collections.abc import Iterable
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models
 from app.crud import custom_fields, related
-from app.crud.base import principal
+from app.crud.base import insert_returning_ids, principal
 from app.enums import CloseReasonKind, CustomFieldType, LeadSource, StageType
 from app.errors import UserErrorData
 from app.ids import to_global_id
@@ -106,19 +106,21 @@ class Resolver:
                 r["_pk"] = self.by_id[(kind, r["id"])]
         await self._match_names(kind, model, [r for r in refs if "_pk" not in r])
         made: dict[tuple[Any, ...], Ref] = {}  # one row for the refs of one record, however often named
+        later: list[tuple[Ref, Ref]] = []
         for r in refs:
             if "_pk" in r:
                 continue
             same = ("id", r["id"]) if r.get("id") else _key(kind, r, r.get("_pipeline_pk"))
             if same in made:
-                first = made[same]
-                if "_pk" in first:
-                    r["_pk"] = first["_pk"]
-                elif id(first) in self.failed:
-                    self.failed[id(r)] = self.failed[id(first)]
-                continue
-            made[same] = r
-            await self._create(kind, r)
+                later.append((r, made[same]))
+            else:
+                made[same] = r
+        await self._create(kind, list(made.values()))
+        for r, first in later:
+            if "_pk" in first:
+                r["_pk"] = first["_pk"]
+            elif id(first) in self.failed:
+                self.failed[id(r)] = self.failed[id(first)]
         claims = {
             (r["id"], r["_pk"])
             for r in refs
@@ -181,30 +183,47 @@ class Resolver:
             if r.get("id"):
                 taken[pk] = r["id"]
 
-    async def _create(self, kind: str, r: Ref) -> None:
-        given = self._given(kind, r)
-        if kind == "Stage" and given["pipeline_id"] is None:
-            given["pipeline_id"] = to_global_id("Pipeline", await self._default_pipeline())
+    async def _create(self, kind: str, refs: list[Ref]) -> None:
+        """Create the records still missing, all of a kind at once (app/crud's create checks)."""
+        if not refs:
+            return
+        givens = [self._given(kind, r) for r in refs]
+        if kind == "Stage" and any(g["pipeline_id"] is None for g in givens):
+            default = to_global_id("Pipeline", await self._default_pipeline())
+            for g in givens:
+                g["pipeline_id"] = g["pipeline_id"] or default
+        made: list[int | list[UserErrorData]]
+        if kind == "User":
+            made = list(await self._create_users(givens))
+        elif kind == "CustomFieldDefinition":
+            made = [await self._create_definition(given) for given in givens]
+        else:
+            made = await related.create_many(self.session, type_name=kind, givens=givens)
+        came_in: dict[int, Any] = {}
+        for r, given, pk in zip(refs, givens, made, strict=True):
+            if isinstance(pk, list):
+                self.failed[id(r)] = pk
+                continue
+            r["_pk"] = pk
+            self.by_name[_key(kind, r, r.get("_pipeline_pk"))] = pk
+            if kind == "Lead" and r.get("created_at") is not None:
+                came_in[pk] = r["created_at"]  # when the prospect came in: the file's
+            if kind == "CustomFieldDefinition":
+                self.made_here.add(pk)
+                self.options[pk] = list(given.get("options") or [])
+        if came_in:
+            lead = m.Lead
+            stmt = (
+                update(lead).where(lead.id.in_(list(came_in))).values(created_at=case(came_in, value=lead.id))
+            )
+            await self.session.execute(stmt.execution_options(synchronize_session=False))
+
+    async def _create_definition(self, given: dict[str, Any]) -> int | list[UserErrorData]:
         try:
             async with self.session.begin_nested():
-                if kind == "User":
-                    pk = await self._create_user(given)
-                elif kind == "CustomFieldDefinition":
-                    pk = await custom_fields.create_definition(self.session, given=given)
-                else:
-                    pk = await related.create(self.session, type_name=kind, given=given)
+                return await custom_fields.create_definition(self.session, given=given)
         except Invalid as exc:
-            self.failed[id(r)] = list(exc.problems)
-            return
-        r["_pk"] = pk
-        self.by_name[_key(kind, r, r.get("_pipeline_pk"))] = pk
-        if kind == "Lead" and r.get("created_at") is not None:  # when the prospect came in: the file's
-            lead = m.Lead
-            stmt = update(lead).where(lead.id == pk).values(created_at=r["created_at"])
-            await self.session.execute(stmt.execution_options(synchronize_session=False))
-        if kind == "CustomFieldDefinition":
-            self.made_here.add(pk)
-            self.options[pk] = list(given.get("options") or [])
+            return list(exc.problems)
 
     def _given(self, kind: str, r: Ref) -> dict[str, Any]:
         name_column = NAME_COLUMNS[kind]
@@ -230,12 +249,16 @@ class Resolver:
             )
             given.setdefault("type", StageType.OPEN)
             given.pop("position", None)
+            if r.get("_position") is not None:
+                given["position"] = r["_position"]
         if kind == "CloseReason":
             given.setdefault("kind", CloseReasonKind.LOST)
         if kind == "CustomFieldDefinition":
             given.setdefault("field_type", CustomFieldType.TEXT_FIELD)
             given.pop("is_required", None)  # an import never makes a field required
             given.pop("position", None)
+            if r.get("_position") is not None:
+                given["position"] = r["_position"]
             if given["field_type"] == CustomFieldType.SELECT_BOX:
                 given["options"] = list(r.get("_values") or []) or ["—"]
             else:
@@ -251,20 +274,21 @@ class Resolver:
             )
         return int(pk)
 
-    async def _create_user(self, given: dict[str, Any]) -> int:
+    async def _create_users(self, givens: list[dict[str, Any]]) -> list[int]:
+        """Users an import names (no API creates them: they sign in elsewhere), in one INSERT."""
         org = principal(self.session).organization_id
-        row = m.User(
-            organization_id=org,
-            email=str(given["email"])[:320],
-            display_name=str(given.get("display_name") or given["email"])[:255],
-            title=given.get("title"),
-            avatar_url=given.get("avatar_url"),
-            profile_url=given.get("profile_url"),
-        )
-        self.session.add(row)
-        await self.session.flush()
-        assert row.id is not None
-        return row.id
+        rows = [
+            {
+                "organization_id": org,
+                "email": str(given["email"])[:320],
+                "display_name": str(given.get("display_name") or given["email"])[:255],
+                "title": given.get("title"),
+                "avatar_url": given.get("avatar_url"),
+                "profile_url": given.get("profile_url"),
+            }
+            for given in givens
+        ]
+        return await insert_returning_ids(self.session, m.User, rows)
 
     async def _grow_options(self, refs: list[Ref]) -> None:
         """Values of a select box this import created that are not among its options yet."""

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models
-from app.crud import custom_fields, items, links
+from app.crud import board, custom_fields, items, links
 from app.crud import opportunities as deals
-from app.crud.base import Retry, fetch_all
+from app.crud.base import Retry, fetch, fetch_all, touch, write
 from app.crud.fields import NOT_NULL
+from app.enums import OpportunityStatus
 from app.errors import ErrorCode
 from app.ids import to_global_id
 from app.interop import keys
@@ -44,6 +46,9 @@ class UpsertDeal:
     access_user_ids: list[Any] | None = None
     custom_fields: list[tuple[Any, str | None]] | None = None
     items: list[dict[str, Any]] | None = None
+    # an import's own: where the card goes in its column, and when a closed deal closed
+    position: int | None = None
+    closed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -79,8 +84,6 @@ async def upsert(
     created = await deals.create(
         session, deals=[_new(deals_in[i]) for i in fresh], paths=[paths[i] for i in fresh]
     )
-    for i, pk in zip(fresh, created, strict=True):
-        await _lost_reasons(session, pk, deals_in[i], paths[i])
     claimed = await keys.claim(
         session,
         keys.DEAL,
@@ -106,6 +109,9 @@ def _new(deal: UpsertDeal) -> deals.NewDeal:
         tags=list(deal.tags or []),
         custom_fields=list(deal.custom_fields or []),
         items=list(deal.items or []),
+        lost_reason_ids=list(deal.lost_reason_ids or []),
+        position=deal.position,
+        closed_at=deal.closed_at,
     )
 
 
@@ -128,9 +134,27 @@ async def _update(session: AsyncSession, pk: int, deal: UpsertDeal, path: Sequen
         if deal.items is not None:
             await _replace_items(session, pk, deal.items, path)
         await _lost_reasons(session, pk, deal, path)
+        await _close_and_place(session, pk, deal)
     except Invalid as exc:
         raise Invalid([_under(p, path) for p in exc.problems]) from exc
     return pk
+
+
+async def _close_and_place(session: AsyncSession, pk: int, deal: UpsertDeal) -> None:
+    """An import's close time and place in the column for a known deal (a new one is created with
+    them): through the version bump, so its change lists them like any other field."""
+    if deal.closed_at is None and deal.position is None:
+        return
+    row = await fetch(session, m.Opportunity, pk)
+    if row is None:
+        return  # not visible: the update before it said so already
+    closed = row["status"] != OpportunityStatus.OPEN
+    if deal.closed_at is not None and closed and row["closed_at"] != deal.closed_at:
+        await touch(session, pk)
+        await write(session, m.Opportunity, pk, {"closed_at": deal.closed_at})
+    if deal.position is not None and row["stage_id"] is not None and row["position"] != deal.position:
+        stage = to_global_id("Stage", row["stage_id"])
+        await board.move(session, opportunity_id=pk, stage_gid=stage, position=deal.position)
 
 
 def _under(problem: Any, path: Sequence[str]) -> Any:

@@ -85,6 +85,9 @@ class OnlyOffice:
                 color=s.get("Color"),
                 probability=integer(s.get("SuccessProbability"), "SuccessProbability"),
                 type=_enum(STAGE_TYPES, s.get("StageType"), "OPEN", "Stage.StageType"),
+                # a place the target organization may number its own way: used when the import
+                # creates the stage, never a difference that makes the deal "changed"
+                _position=integer(s.get("SortOrder"), "Stage.SortOrder"),
             )
         currency = (item.get("BidCurrency") or {}).get("Abbreviation")
         rec: Record = {
@@ -110,6 +113,7 @@ class OnlyOffice:
                             FIELD_TYPES, f.get("FieldType"), "TEXT_FIELD", "CustomFields.FieldType"
                         ),
                         mask=f.get("Mask") or None,
+                        _position=integer(f.get("Position"), "CustomFields.Position"),
                     ),
                     "value": f.get("FieldValue"),
                 }
