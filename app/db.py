@@ -242,6 +242,7 @@ class Database:
         self._session: AsyncSession | None = None
         self._answered = False  # has the current snapshot returned a result yet?
         self._at_close: list[Callable[[], object]] = []
+        self._closed = False  # `close()` ran: a late loader batch must not open a session nobody closes
         # the loaders' STABLE statements skip the ORM session on asyncpg (app/prepared.py)
         self._prepared_reads = prepared_reads and self._engine.dialect.driver == "asyncpg"
         self._snapshot_reads = snapshot  # False: autocommit reads (OG_READ_SNAPSHOT=statement)
@@ -295,6 +296,10 @@ class Database:
         return await session.execute(stmt, params)
 
     async def _snapshot(self) -> AsyncSession:
+        if self._closed:
+            # a batch dispatched before the end and run after it (its caller gone): reading now
+            # would take a connection that no one gives back
+            raise RuntimeError("a read after its request ended")
         if self._session is None:
             session = self._sessions()
             session.info[SESSION_KEY] = self.principal
@@ -318,6 +323,11 @@ class Database:
             # connection that fails to reset is invalidated by the pool, not reused
             await session.close()
 
+    async def end_snapshot(self) -> None:
+        """Let the current snapshot go (its connection back to the pool); the next read takes a
+        new one. A long-lived reader (a subscription between its pages) calls this, not `close`."""
+        await self._end_snapshot()
+
     async def _end_snapshot(self) -> None:
         async with self._lock:
             await self._release()
@@ -328,6 +338,7 @@ class Database:
 
     async def close(self) -> None:
         """The request is over: its connection goes back to the pool, its `at_close` callbacks run."""
+        self._closed = True
         try:
             if self._lock.locked():
                 # A loader batch outlived the request (its deadline passed: batches run in their

@@ -117,3 +117,8 @@ async def test_the_live_board_runs_as_written(database_url: str) -> None:
             assert all(e["kind"] == "UPDATED" for e in events)
         finally:
             await _kill(listening)
+        # the subscriber is gone: its operation ends and gives its connection back, before shutdown
+        live = server.app.state.live
+        async with asyncio.timeout(STEP):
+            while live.databases:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)

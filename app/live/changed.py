@@ -122,7 +122,7 @@ async def follow(info: Info, flt: Any, after: str | None) -> AsyncGenerator[Oppo
 async def _fresh_snapshot(info: Info) -> None:
     """Let the page's snapshot go; the next page reads (and resolves) on a new one."""
     ctx = info.context
-    await ctx.db.close()
+    await ctx.db.end_snapshot()
     ctx.loaders = Loaders(
         ctx.db, default_page_size=ctx.settings.default_page_size, max_page_size=ctx.settings.max_page_size
     )

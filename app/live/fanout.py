@@ -173,6 +173,7 @@ class OrgFeed:
                 db, default_page_size=settings.default_page_size, max_page_size=settings.max_page_size
             )
             shared = self.shared[key] = Shared(db, loaders, max(upto, self.head or 0))
+            self.live.open[id(shared)] = shared
         if shared.closer is not None:
             shared.closer.cancel()
             shared.closer = None
@@ -198,6 +199,7 @@ class OrgFeed:
     def _close(self, shared: Shared) -> None:
         if shared.closer is not None:
             shared.closer.cancel()
+        self.live.open.pop(id(shared), None)
         task = asyncio.get_running_loop().create_task(shared.db.close())
         self.live.closing.add(task)
         task.add_done_callback(self.live.closing.discard)
@@ -212,6 +214,24 @@ class Fanout:
         self.hub = hub
         self.feeds: dict[int, OrgFeed] = {}
         self.closing: set[asyncio.Task[None]] = set()
+        # every shared snapshot not closed yet, whichever feed made it (a feed is dropped with
+        # its last follower while an event may still hold its snapshot)
+        self.open: dict[int, Shared] = {}
+
+    async def close(self) -> None:
+        """Shutting down: every shared snapshot still open is closed now, in use or not (a GRACE
+        timer would not run once the loop stops, and its connection would never go back)."""
+        for shared in list(self.open.values()):
+            if shared.closer is not None:
+                shared.closer.cancel()
+                shared.closer = None
+            with contextlib.suppress(Exception):
+                await shared.db.close()
+        self.open.clear()
+        for feed in self.feeds.values():
+            feed.shared.clear()
+        if self.closing:
+            await asyncio.gather(*self.closing, return_exceptions=True)
 
     @contextlib.contextmanager
     def follow(self, organization_id: int) -> Any:

@@ -8,13 +8,14 @@ and stops with the app.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Keys
-from app.db import is_sqlite
+from app.db import Database, is_sqlite
 from app.graphql.context import Info
 from app.live.broker import Hub, PostgresBroker, SQLitePoller
 from app.live.fanout import Fanout
@@ -53,6 +54,9 @@ class Live:
             else Leases(settings.database_url, settings.ws_max_subscriptions_per_key)
         )
         self._sockets: dict[int, set[LiveSocket]] = defaultdict(set)
+        # the databases of running subscriptions: an operation still running at shutdown (its
+        # task never resumed once the loop stops) must not keep its connection out of the pool
+        self.databases: set[Database] = set()
         # subscriptions reading the change log at once (each holds a pooled connection meanwhile)
         self.readers = asyncio.Semaphore(max(1, settings.db_pool_size // 2))
         self.slow_consumers = 0  # sockets closed because their send queue overflowed
@@ -100,6 +104,11 @@ class Live:
         await self.broker.connected.wait()
 
     async def close(self) -> None:
+        for db in list(self.databases):
+            with contextlib.suppress(Exception):
+                await db.close()
+        self.databases.clear()
+        await self.fanout.close()
         await self.broker.close()
         if self.leases is not None:
             await self.leases.close()

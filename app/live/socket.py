@@ -191,6 +191,7 @@ class LiveSocket(BaseGraphQLTransportWSHandler[Context, None]):
         assert self.principal is not None
         settings = self.live.settings
         db = Database(self.live.sessions, self.principal)
+        self.live.databases.add(db)  # closed by the operation's end, or by the worker's shutdown
         return replace(
             self.context,
             principal=self.principal,
@@ -258,6 +259,7 @@ class LiveSocket(BaseGraphQLTransportWSHandler[Context, None]):
         self, operation: Operation[Context, None], leased: asyncio.Task[bool] | None
     ) -> None:
         context = self.operation_context()
+        own = context.db  # the operation's database, whatever the context holds at its end
         try:
             source = await self.schema.stream(
                 operation.query,
@@ -295,7 +297,8 @@ class LiveSocket(BaseGraphQLTransportWSHandler[Context, None]):
             # bounded: a statement cancelled mid-flight must not hold the connection's end
             with suppress(Exception):
                 async with asyncio.timeout(CLOSE_GRACE_SECONDS):
-                    await context.db.close()
+                    await own.close()
+            self.live.databases.discard(own)
 
     async def _pre_execution_error(
         self, operation: Operation[Context, None], result: PreExecutionError
