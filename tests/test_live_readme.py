@@ -66,6 +66,20 @@ async def _started(live: Any, organization_id: int) -> None:
             await asyncio.sleep(0.05)
 
 
+async def _script(block: str, port: int, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """A README block run by bash as written, pointed at this server's port, in its own group."""
+    return await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        block.replace(":8000/", f":{port}/"),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
 async def test_the_live_board_runs_as_written(database_url: str) -> None:
     subscriber, mover = live_board_blocks()
     async with asyncio.timeout(WHOLE), live_server(database_url) as server:
@@ -73,30 +87,12 @@ async def test_the_live_board_runs_as_written(database_url: str) -> None:
         await seed_demo(engine, opportunities=200, seed=0, progress=False)  # what `serve --demo` seeds
         demo = await make_tenant(engine, DEMO_ORGANIZATION, Role.ADMIN, email=DEMO_ADMIN)
         env = {**os.environ, "KEY": demo.key}
-        listening = await asyncio.create_subprocess_exec(
-            "bash",
-            "-c",
-            subscriber.replace(":8000/", f":{server.port}/"),
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
+        listening = await _script(subscriber, server.port, env)
         try:
             assert listening.stdout is not None
             assert await _line(listening.stdout) == "listening"
             await _started(server.app.state.live, demo.organization_id)
-            moving = await asyncio.create_subprocess_exec(
-                "bash",
-                "-c",
-                mover.replace(":8000/", f":{server.port}/"),
-                cwd=ROOT,
-                env=env,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-            )
+            moving = await _script(mover, server.port, env)
             try:
                 async with asyncio.timeout(STEP):
                     out, _ = await moving.communicate()
