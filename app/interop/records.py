@@ -66,6 +66,8 @@ def ref(id_: Any = None, name: Any = None, **attrs: Any) -> Ref | None:
         "name": None if name in (None, "") else str(name),
     }
     out.update({k: v for k, v in attrs.items() if v is not None})
+    if attrs:  # what the file says of the record, a null included: how namesakes are told apart
+        out["_carried"] = tuple(attrs)
     return out
 
 

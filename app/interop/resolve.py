@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from enum import Enum
 from types import SimpleNamespace
 from typing import Any
 
@@ -41,6 +42,13 @@ ENUMS: dict[tuple[str, str], Any] = {
     ("CustomFieldDefinition", "field_type"): CustomFieldType,
 }
 ADDRESS = ("street", "city", "state", "postal_code", "country")
+# Kinds a file may name without an id, two records under one name: what tells them apart is
+# what the file says of each (two people of one company called Noah Wang, with one email and
+# two job titles, are two contacts). The attributes compared, per kind:
+TOLD_APART: dict[str, tuple[str, ...]] = {
+    kind: tuple(a for a in ATTRS[kind][1:] if a not in ("created_at", "position"))
+    for kind in ("Customer", "Contact", "CloseReason", "Lead", "Channel")
+}
 
 
 def _key(kind: str, r: Ref, pipeline: int | None = None) -> tuple[Any, ...]:
@@ -53,6 +61,30 @@ def _key(kind: str, r: Ref, pipeline: int | None = None) -> tuple[Any, ...]:
     return (kind, name)
 
 
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def _carried(kind: str, r: Ref) -> list[str]:
+    """The compared attributes the file gives for this reference (a null it gives included)."""
+    said = r.get("_carried") or tuple(r)
+    return [a for a in TOLD_APART[kind] if a in said]
+
+
+def _says(kind: str, r: Ref) -> tuple[Any, ...]:
+    """What the file says of the record a reference without an id names, beyond its name."""
+    return tuple((a, _plain(r.get(a))) for a in _carried(kind, r))
+
+
+def _agrees(kind: str, r: Ref, row: dict[str, Any]) -> bool:
+    return all(_plain(r.get(a)) == _plain(row.get(a)) for a in _carried(kind, r))
+
+
+def _email(r: Ref) -> str | None:
+    name = r.get("name") or ""
+    return r.get("email") or (name if "@" in name else None)
+
+
 class Resolver:
     def __init__(self, session: AsyncSession, source: str) -> None:
         self.session, self.source = session, source
@@ -61,6 +93,10 @@ class Resolver:
         self.failed: dict[int, list[UserErrorData]] = {}  # id(ref) → why it could not be made
         self.made_here: set[int] = set()  # definitions this import created (their options may grow)
         self.options: dict[int, list[str]] = {}
+        # the rows of each name key, with their compared attributes (TOLD_APART kinds), and
+        # which of them this import made
+        self.namesakes: dict[tuple[Any, ...], dict[int, dict[str, Any]]] = defaultdict(dict)
+        self.made: set[tuple[str, int]] = set()
 
     def rebind(self, session: AsyncSession) -> None:
         """Use the next batch's session; what was resolved stays (it was committed)."""
@@ -72,6 +108,8 @@ class Resolver:
         self.by_name.clear()
         self.made_here.clear()
         self.options.clear()
+        self.namesakes.clear()
+        self.made.clear()
 
     async def resolve(self, refs: dict[str, list[Ref]]) -> None:
         """Give every reference a row (`_pk`), or a problem (`self.failed`)."""
@@ -111,6 +149,8 @@ class Resolver:
             if "_pk" in r:
                 continue
             same = ("id", r["id"]) if r.get("id") else _key(kind, r, r.get("_pipeline_pk"))
+            if kind in TOLD_APART and not r.get("id"):
+                same = (*same, _says(kind, r))
             if same in made:
                 later.append((r, made[same]))
             else:
@@ -145,20 +185,28 @@ class Resolver:
         for at in range(0, len(names), keys.CHUNK):
             chunk = names[at : at + keys.CHUNK]
             extra = [model.pipeline_id] if kind == "Stage" else [model.email] if kind == "Contact" else []
-            stmt = select(model.id, column, *extra).where(column.in_(chunk)).order_by(model.id.desc())
+            compared = [getattr(model, a) for a in TOLD_APART.get(kind, ())]
+            stmt = (
+                select(model.id, column, *extra, *compared).where(column.in_(chunk)).order_by(model.id.desc())
+            )
             for row in await self.session.execute(stmt):
                 # the oldest of equal names wins (ordered newest first, so it is written last)
                 name = row[1].strip().lower()
+                found: list[tuple[Any, ...]]
                 if kind == "Stage":
-                    self.by_name[(kind, name, row[2])] = row[0]
-                    self.by_name[(kind, name, None)] = row[0]  # a stage named without its pipeline
+                    found = [(kind, name, row[2]), (kind, name, None)]  # None: named without its pipeline
                 elif kind == "Contact":
-                    self.by_name[(kind, name, (row[2] or "").strip().lower() or "*")] = row[0]
-                    self.by_name[(kind, name, "*")] = row[0]
+                    found = [(kind, name, (row[2] or "").strip().lower() or "*"), (kind, name, "*")]
                 else:
-                    self.by_name[(kind, name)] = row[0]
-        if kind == "User":  # a user is matched by email, else by display name
-            rest = sorted({r["display_name"] for r in refs if r.get("display_name")})
+                    found = [(kind, name)]
+                for key in found:
+                    self.by_name[key] = row[0]
+                    if kind in TOLD_APART:
+                        self.namesakes[key][row[0]] = dict(
+                            zip(TOLD_APART[kind], row[len(row) - len(compared) :], strict=True)
+                        )
+        if kind == "User":  # a user is matched by email, else (a file that gives none) by display name
+            rest = sorted({r["display_name"] for r in refs if r.get("display_name") and not _email(r)})
             for at in range(0, len(rest), keys.CHUNK):
                 stmt = select(model.id, model.display_name).where(
                     model.display_name.in_(rest[at : at + keys.CHUNK])
@@ -167,8 +215,11 @@ class Resolver:
                     self.by_name[("User:display", row[1].strip().lower())] = row[0]
         matches: list[tuple[Ref, int]] = []
         for r in refs:
-            pk = self.by_name.get(_key(kind, r, r.get("_pipeline_pk"))) if r.get("name") else None
-            if pk is None and kind == "User" and r.get("display_name"):
+            if kind in TOLD_APART and not r.get("id"):
+                pk = self._namesake(kind, r) if r.get("name") else None
+            else:
+                pk = self.by_name.get(_key(kind, r, r.get("_pipeline_pk"))) if r.get("name") else None
+            if pk is None and kind == "User" and r.get("display_name") and not _email(r):
                 pk = self.by_name.get(("User:display", r["display_name"].strip().lower()))
             if pk is not None:
                 matches.append((r, pk))
@@ -182,6 +233,20 @@ class Resolver:
             r["_pk"] = pk
             if r.get("id"):
                 taken[pk] = r["id"]
+
+    def _namesake(self, kind: str, r: Ref) -> int | None:
+        """The row a reference without an id names: the oldest of its name that agrees with what
+        the file says of it; else the oldest of its name (a record found by name is not updated
+        from the file), unless this import made every one of them: then the file names yet
+        another record of that name, and it is created."""
+        rows = self.namesakes.get(_key(kind, r))
+        if not rows:
+            return None
+        order = sorted(rows)
+        agreeing = [pk for pk in order if _agrees(kind, r, rows[pk])]
+        older = [pk for pk in order if (kind, pk) not in self.made]
+        chosen = agreeing or older
+        return chosen[0] if chosen else None
 
     async def _create(self, kind: str, refs: list[Ref]) -> None:
         """Create the records still missing, all of a kind at once (app/crud's create checks)."""
@@ -206,6 +271,9 @@ class Resolver:
                 continue
             r["_pk"] = pk
             self.by_name[_key(kind, r, r.get("_pipeline_pk"))] = pk
+            self.made.add((kind, pk))
+            if kind in TOLD_APART:
+                self.namesakes[_key(kind, r)][pk] = {a: r.get(a) for a in TOLD_APART[kind]}
             if kind == "Lead" and r.get("created_at") is not None:
                 came_in[pk] = r["created_at"]  # when the prospect came in: the file's
             if kind == "CustomFieldDefinition":
