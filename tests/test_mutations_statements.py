@@ -118,3 +118,43 @@ async def test_an_upsert_of_new_keys_costs_the_same_for_5_and_40_deals(
     # currency; the column lock and its end; the deals' INSERT; the keys' claim; the change
     # log's read and INSERT; the payload. Known keys are still updated one deal at a time.
     assert counts[0] == 13, "\n".join(s[:60].replace("\n", " ") for s in seen)
+
+
+async def test_an_upsert_of_known_keys_costs_the_same_for_5_and_40_deals(
+    api: Api, tenant: Tenant, engine
+) -> None:
+    board = await make_board(engine, tenant.organization_id)
+    await api(CREATE, {"input": _deal(board, 1)})  # warm the key cache
+    counts, versions = [], []
+    for n in (5, 40):
+        keys = [f"known{n}-{i}" for i in range(n)]
+        first = [
+            {"externalId": k, "title": "Upserted", "amount": "5", "stageId": gid("Stage", board.stages[0])}
+            for k in keys
+        ]
+        await api(UPSERT, {"source": "crm", "inputs": first})
+        # every key known, every deal changed: scalars, a link, a clear, one deal's own value
+        again = [
+            {
+                "externalId": k,
+                "title": f"Changed {i}",
+                "amount": str(6 + i),
+                "contactId": gid("Contact", board.contact),
+            }
+            | ({"description": None} if i % 2 else {"probability": 40})
+            for i, k in enumerate(keys)
+        ]
+        with count_statements(engine) as seen:
+            out = await api(UPSERT, {"source": "crm", "inputs": again})
+        assert out["upsertOpportunities"]["errors"] == []
+        counts.append(len(seen))
+        versions.append(len(out["upsertOpportunities"]["opportunities"]))
+    assert versions == [5, 40]
+    deals = await api("{ opportunities(first: 100) { nodes { title amount probability version } } }")
+    changed = {d["title"]: d for d in deals["opportunities"]["nodes"] if d["title"].startswith("Changed")}
+    assert len(changed) == 40 and changed["Changed 39"]["amount"] == "45.0000"
+    assert {d["version"] for d in changed.values()} == {2}
+    assert counts[0] == counts[1], counts
+    # the keys' lookup; the links' rows (contact); every deal's version bump (one UPDATE …
+    # RETURNING); their changes (one UPDATE); the change log's read and INSERT; the payload
+    assert counts[0] == 7, "\n".join(s[:60].replace("\n", " ") for s in seen)

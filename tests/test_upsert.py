@@ -169,3 +169,35 @@ async def test_two_concurrent_upserts_of_one_new_key_make_one_deal(api: Api, eng
     assert versions == [1, 2, 3, 4]  # one create, then three updates of that deal
     async with unscoped(engine) as s:
         assert await s.scalar(select(func.count()).select_from(m.ExternalId)) == 1
+
+
+PLACES = "{ opportunities { nodes { title position version stage { id } } } }"
+
+
+async def test_known_keys_that_change_column_and_ones_that_stay_are_updated_together(
+    api: Api, tenant: Tenant, engine
+) -> None:
+    board = await make_board(engine, tenant.organization_id)
+    qualify, propose = gid("Stage", board.stages[0]), gid("Stage", board.stages[1])
+    first = [{"externalId": f"k{i}", "title": f"k{i}", "stageId": qualify} for i in range(1, 5)]
+    first.append({"externalId": "k5", "title": "k5", "stageId": propose})
+    assert (await api(UPSERT, {"source": "s", "inputs": first}))["upsertOpportunities"]["errors"] == []
+    again = [
+        {"externalId": "k1", "stageId": propose},
+        {"externalId": "k2", "title": "k2 renamed"},
+        {"externalId": "k3", "stageId": propose, "amount": "3"},
+        {"externalId": "k4", "amount": "4"},
+        {"externalId": "k5", "stageId": qualify},
+    ]
+    assert (await api(UPSERT, {"source": "s", "inputs": again}))["upsertOpportunities"]["errors"] == []
+    deals = (await api(PLACES))["opportunities"]["nodes"]
+    columns = {
+        stage: sorted((d["position"], d["title"]) for d in deals if d["stage"]["id"] == stage)
+        for stage in (qualify, propose)
+    }
+    # as if the deals had been updated one after another, in input order: both columns dense
+    assert columns == {
+        qualify: [(1, "k2 renamed"), (2, "k4"), (3, "k5")],
+        propose: [(1, "k1"), (2, "k3")],
+    }
+    assert {d["version"] for d in deals} == {2}  # one change each, however often a move shifted it

@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import case, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models as m
@@ -51,6 +51,14 @@ async def fetch(session: AsyncSession, model: Any, pk: int) -> Any:
     """One visible row as a mapping, or None."""
     row = (await session.execute(select(*cols(model)).where(model.id == pk))).first()
     return None if row is None else row._mapping
+
+
+async def fetch_many(session: AsyncSession, model: Any, pks: Sequence[int]) -> dict[int, Any]:
+    """The visible rows of these primary keys, by key, in one SELECT (none for no keys)."""
+    if not pks:
+        return {}
+    rows = await session.execute(select(*cols(model)).where(model.id.in_(sorted(set(pks)))))
+    return {int(r.id): r._mapping for r in rows}
 
 
 async def fetch_all(session: AsyncSession, model: Any, where: Any, *order: Any) -> list[Any]:
@@ -108,6 +116,43 @@ async def write(session: AsyncSession, model: Any, pk: Any, values: dict[str, An
     """UPDATE one row by primary key (scoped by the tenancy hook)."""
     if values:
         stmt = update(model).where(model.id == pk).values(**values)
+        await session.execute(stmt.execution_options(synchronize_session=False))
+
+
+# Bound parameters per UPDATE of many rows (two per row and column): under SQLite's and
+# asyncpg's limit of 32,767, with room for the id list.
+_PARAMS = 30_000
+
+
+async def write_many(session: AsyncSession, model: Any, values: dict[int, dict[str, Any]]) -> None:
+    """UPDATE many rows by primary key, each with its own values, in one statement (a few for
+    thousands of values): each column set by a CASE on the id, left as it is where a row does
+    not change it. One row is the plain UPDATE of `write`."""
+    values = {pk: v for pk, v in values.items() if v}
+    if len(values) <= 1:
+        for pk, v in values.items():
+            await write(session, model, pk, v)
+        return
+    chunks: list[dict[int, dict[str, Any]]] = [{}]
+    params = 0
+    for pk, v in values.items():
+        if params + 2 * len(v) + 1 > _PARAMS:
+            chunks.append({})
+            params = 0
+        chunks[-1][pk] = v
+        params += 2 * len(v) + 1
+    table = model.__table__
+    for chunk in chunks:
+        columns = sorted({c for row in chunk.values() for c in row})
+        sets = {
+            c: case(
+                {p: literal(row[c], table.c[c].type) for p, row in chunk.items() if c in row},
+                value=model.id,
+                else_=getattr(model, c),
+            )
+            for c in columns
+        }
+        stmt = update(model).where(model.id.in_(list(chunk))).values(**sets)
         await session.execute(stmt.execution_options(synchronize_session=False))
 
 
@@ -182,6 +227,31 @@ async def touch(
         await _missing_or_stale(session, opportunity_id, expected, id_path)
     await record.touch(session, row._mapping, lists)
     return row._mapping
+
+
+async def touch_many(
+    session: AsyncSession, ids: Sequence[int], id_paths: Sequence[Sequence[str]]
+) -> dict[int, Any]:
+    """`touch` for many deals in one UPDATE … RETURNING: each bumped once in the transaction and
+    noted for the change log; NOT_FOUND at its `id_paths` entry for each deal not there."""
+    who = principal(session)
+    bumped = sorted(record.changing(session) & set(ids))  # a card a shift already bumped keeps that bump
+    bump = case((O.id.in_(bumped), 0), else_=1) if bumped else 1
+    stmt = (
+        update(O)
+        .where(O.id.in_(list(ids)))
+        .values(version=O.version + bump, updated_at=now(), updated_by_id=who.user_id)
+    )
+    result = await session.execute(stmt.returning(*cols(O)).execution_options(synchronize_session=False))
+    rows = {int(r.id): r._mapping for r in result}
+    problems = Problems()
+    for pk, path in zip(ids, id_paths, strict=True):
+        if pk not in rows:
+            problems.add(path, ErrorCode.NOT_FOUND, "no such opportunity")
+    problems.raise_if_any()
+    for pk in ids:
+        await record.touch(session, rows[pk])
+    return rows
 
 
 async def _missing_or_stale(session: AsyncSession, pk: int, expected: int | None, id_path: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -12,7 +12,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import models as m
 from app.changes import record
 from app.crud import board, custom_fields, inserts, items, links, trash
-from app.crud.base import O, Retry, fail, fetch, lock_stages, principal, touch, write
+from app.crud.base import (
+    O,
+    Retry,
+    fail,
+    fetch,
+    fetch_many,
+    lock_stages,
+    principal,
+    touch,
+    touch_many,
+    write,
+    write_many,
+)
 from app.crud.fields import check, derive, resolve_links
 from app.crud.inserts import Checked, NewDeal
 from app.crud.refs import Refs
@@ -32,6 +44,8 @@ async def create(
     if len(deals) > MAX_BULK:
         problems.add(["inputs"], ErrorCode.OUT_OF_RANGE, f"at most {MAX_BULK} deals at once", len(deals))
         problems.raise_if_any()
+    if not deals:
+        return []  # an upsert of known keys only: nothing to read
     refs = Refs(problems)
     defs = await custom_fields.definitions(session)
     if any("stage_id" not in deal.fields for deal in deals):
@@ -145,6 +159,17 @@ async def _base_currency(session: AsyncSession, checked: Sequence[Checked]) -> s
 # ---------------------------------------------------------------- update
 
 
+@dataclass(frozen=True)
+class Change:
+    """One deal's update: the given fields (an explicit None clears one), where its input is,
+    and where its id is (NOT_FOUND goes there)."""
+
+    opportunity_id: int
+    given: Mapping[str, Any]
+    path: Sequence[str] = ("input",)
+    id_path: Sequence[str] = ("id",)
+
+
 async def update(
     session: AsyncSession,
     *,
@@ -154,36 +179,87 @@ async def update(
     path: Sequence[str] = ("input",),
 ) -> int:
     """Change the given fields (an explicit None clears one); the rest stay as they are."""
+    change = Change(opportunity_id, given, path)
+    return (await update_all(session, [change], expected=expected))[0]
+
+
+async def update_all(
+    session: AsyncSession, changes: Sequence[Change], *, expected: int | None = None
+) -> list[int]:
+    """Update every deal by its change, or none: the same checks and rules for one deal or a
+    thousand, in statements that do not grow with their number (one per kind of read and
+    write), but for each deal that changes column (its card leaves one and joins another).
+    `expected` (a compare-and-set of the version) is for a single change."""
+    assert expected is None or len(changes) == 1
+    if len({c.opportunity_id for c in changes}) < len(changes):  # one deal twice: in turn
+        return [pk for c in changes for pk in await update_all(session, [c])]
     problems = Problems()
     refs = Refs(problems)
-    values = check(problems, refs, given, path)
+    checked = [check(problems, refs, c.given, c.path) for c in changes]
     await refs.resolve(session)
     # Only a stage change needs the row before the lock (to lock its columns first);
     # otherwise the version bump is the first touch of the row.
-    needs_row = "stage_id" in values or not values
-    before = await fetch(session, O, opportunity_id) if needs_row else None
-    if needs_row and before is None:
-        problems.add(["id"], ErrorCode.NOT_FOUND, "no such opportunity")
+    wanted = [c.opportunity_id for c, v in zip(changes, checked, strict=True) if "stage_id" in v or not v]
+    before = await fetch_many(session, O, wanted)
+    for c in changes:
+        if c.opportunity_id in wanted and c.opportunity_id not in before:
+            problems.add(c.id_path, ErrorCode.NOT_FOUND, "no such opportunity")
     problems.raise_if_any()
-    if not values:
-        return await _unchanged(before, expected)
-    values = resolve_links(refs, values)
-    old_stage = None if before is None else before["stage_id"]
-    moving = before is not None and values["stage_id"] != old_stage
-    if moving:
-        await lock_stages(session, [old_stage, values["stage_id"]])
-    current = await touch(session, opportunity_id, expected)
-    if moving and current["stage_id"] != old_stage:
-        raise Retry
-    stage = refs.row("Stage", given.get("stage_id"))
-    reason = refs.row("CloseReason", given.get("close_reason_id"))
-    values = derive(problems, path, current, values, stage=stage, reason=reason)
+    values = {c.opportunity_id: resolve_links(refs, v) for c, v in zip(changes, checked, strict=True) if v}
+    old = {pk: before[pk]["stage_id"] for pk in values if pk in before}
+    moving = {pk for pk, stage in old.items() if values[pk]["stage_id"] != stage}
+    await lock_stages(session, [s for pk in sorted(moving) for s in (old[pk], values[pk]["stage_id"])])
+    # a deal that stays in its column is bumped and written with the others; one that changes
+    # column is bumped, written and moved on its own, after them: its card's place is read as
+    # the moves before it left it
+    batch = [c for c in changes if c.opportunity_id in values and c.opportunity_id not in moving]
+    if expected is not None and batch:
+        current = {batch[0].opportunity_id: await touch(session, batch[0].opportunity_id, expected)}
+    elif batch:
+        current = await touch_many(session, [c.opportunity_id for c in batch], [c.id_path for c in batch])
+    for c in batch:
+        values[c.opportunity_id] = _derive_change(problems, refs, c, current[c.opportunity_id], values)
     problems.raise_if_any()
-    await write(session, O, opportunity_id, values)
-    if moving:
-        await board.close_gap(session, current["stage_id"], current["position"])
-        await board.place(session, values["stage_id"], opportunity_id)
-    return opportunity_id
+    await write_many(session, O, {c.opportunity_id: values[c.opportunity_id] for c in batch})
+    for c in changes:
+        if c.opportunity_id in moving:
+            await _move(session, problems, refs, c, values, old[c.opportunity_id], expected)
+        elif c.opportunity_id not in values:
+            await _unchanged(before[c.opportunity_id], expected)
+    return [c.opportunity_id for c in changes]
+
+
+def _derive_change(
+    problems: Problems, refs: Refs, c: Change, current: Any, values: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
+    stage = refs.row("Stage", c.given.get("stage_id"))
+    reason = refs.row("CloseReason", c.given.get("close_reason_id"))
+    return derive(problems, c.path, current, values[c.opportunity_id], stage=stage, reason=reason)
+
+
+async def _move(
+    session: AsyncSession,
+    problems: Problems,
+    refs: Refs,
+    c: Change,
+    values: dict[int, dict[str, Any]],
+    old_stage: int | None,
+    expected: int | None,
+) -> None:
+    """One deal's change that takes its card to another column (both columns locked)."""
+    pk = c.opportunity_id
+    current = (
+        await touch(session, pk, expected, id_path=c.id_path[-1])
+        if len(c.id_path) == 1
+        else (await touch_many(session, [pk], [c.id_path]))[pk]
+    )
+    if current["stage_id"] != old_stage:
+        raise Retry  # it moved between our read and our lock
+    changed = _derive_change(problems, refs, c, current, values)
+    problems.raise_if_any()
+    await write(session, O, pk, changed)
+    await board.close_gap(session, current["stage_id"], current["position"])
+    await board.place(session, changed["stage_id"], pk)
 
 
 async def _unchanged(current: Any, expected: int | None) -> int:

@@ -93,9 +93,20 @@ async def upsert(
     if len(claimed) < len(fresh):
         raise Retry  # another transaction made a deal for one of these keys first: update it instead
     ids = dict(zip(fresh, created, strict=True))
-    for i, deal in enumerate(deals_in):
-        if i not in ids:
-            ids[i] = await _update(session, known[deal.external_id], deal, paths[i])
+    rest = [i for i in range(len(deals_in)) if i not in ids]
+    # the update rules for all known keys at once; then each list part given, deal by deal
+    await deals.update_all(
+        session,
+        [
+            deals.Change(
+                known[deals_in[i].external_id], deals_in[i].given, paths[i], [*paths[i], "externalId"]
+            )
+            for i in rest
+            if _scalar(deals_in[i])
+        ],
+    )
+    for i in rest:
+        ids[i] = await _update(session, known[deals_in[i].external_id], deals_in[i], paths[i])
     return [Upserted(ids[i], i in set(fresh)) for i in range(len(deals_in))]
 
 
@@ -115,11 +126,15 @@ def _new(deal: UpsertDeal) -> deals.NewDeal:
     )
 
 
+def _scalar(deal: UpsertDeal) -> bool:
+    """Whether the deal's update goes through the update rules: fields given, or nothing at all
+    (a NOT_FOUND, or a version untouched)."""
+    return bool(deal.given) or all(getattr(deal, part) is None for part in LIST_PARTS)
+
+
 async def _update(session: AsyncSession, pk: int, deal: UpsertDeal, path: Sequence[str]) -> int:
-    """The update rules, then each list part that was given, replaced as a whole."""
+    """Each list part that was given, replaced as a whole (the fields were updated before)."""
     try:
-        if deal.given or all(getattr(deal, part) is None for part in LIST_PARTS):
-            await deals.update(session, opportunity_id=pk, given=deal.given, path=path)
         if deal.tags is not None:
             await links.set_tags(session, opportunity_id=pk, tags=deal.tags)
         if deal.contact_ids is not None:
