@@ -11,8 +11,8 @@ import pytest
 from app.interop.engine import Outcome, _comparable, import_file
 from app.interop.engine import sessions as make_sessions
 from app.interop.formats import NAMES, get
-from tests.support import Api, Tenant, make_tenant
-from tests.test_interop import admin, exported
+from tests.support import Api, Tenant, count_statements, make_tenant
+from tests.test_interop import admin, demo_admin, exported
 
 CUSTOMER = "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { customer { id } } }"
 CONTACT = "mutation($i: CreateContactInput!) { createContact(input: $i) { contact { id } } }"
@@ -77,3 +77,40 @@ async def test_an_owner_named_like_a_user_of_the_organization_but_with_another_e
     deals = (await api(OWNERS, key=target.key))["opportunities"]["nodes"]
     assert deals == [{"owner": {"email": "owner@acme.test"}}]
     assert dict(await import_file(make_sessions(engine), get("oro"), path, admin(target))) == {"unchanged": 1}
+
+
+async def test_a_reimport_of_5_or_40_changed_deals_costs_the_same_statements(
+    engine: Any, tmp_path: Path
+) -> None:
+    source = await demo_admin(engine)
+    doc = await exported(engine, "overplane", source)
+    path = tmp_path / "overplane.json"
+    path.write_text(json.dumps(doc))
+    target = admin(await make_tenant(engine, "Target"))
+    assert dict(await import_file(make_sessions(engine), get("overplane"), path, target)) == {"created": 60}
+    counts = []
+    for n in (5, 40):
+        changed = json.loads(path.read_text())
+        # both sets name every kind of related record (lost deals' close reasons, a lead), so
+        # what is counted is what grows with the deals
+        deals = changed["data"]
+        first = [d for d in deals if d["status"] == "Lost"][:4]
+        first.append(next(d for d in deals if d["opportunity_from"] and d not in first))
+        for deal in [*first, *(d for d in deals if d not in first)][:n]:
+            # a field, the line items and the lost reasons of each
+            deal["title"] += f" v{n}"
+            deal["items"] = deal["items"][:1]
+            deal["lost_reasons"] = []
+        again = tmp_path / f"changed-{n}.json"
+        again.write_text(json.dumps(changed))
+        with count_statements(engine) as seen:
+            result = await import_file(make_sessions(engine), get("overplane"), again, target)
+        assert dict(result) == {"updated": n, "unchanged": 60 - n}
+        counts.append(len(seen))
+        # written as the file says: the same file again changes nothing
+        assert dict(await import_file(make_sessions(engine), get("overplane"), again, target)) == {
+            "unchanged": 60
+        }
+    assert counts[0] == counts[1], counts
+    # 149 and 621 while each deal's lists were replaced one deal at a time
+    assert counts[0] == 60, counts

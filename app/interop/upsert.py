@@ -11,22 +11,22 @@ one new key make one deal, by the unique constraint, never by a read-then-write 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import models
-from app.crud import board, custom_fields, items, links
+from app.crud import board, replace
 from app.crud import opportunities as deals
-from app.crud.base import Retry, fetch, fetch_all, touch, write
+from app.crud.base import Retry, fetch, fetch_many, touch_many, write_many
 from app.crud.fields import NOT_NULL
 from app.enums import OpportunityStatus
 from app.errors import ErrorCode
 from app.ids import to_global_id
 from app.interop import keys
-from app.validation import Invalid, Problems
+from app.validation import Problems
 
 m: Any = models  # the tables' columns, untyped: SQLModel types them as their values
 
@@ -94,7 +94,8 @@ async def upsert(
         raise Retry  # another transaction made a deal for one of these keys first: update it instead
     ids = dict(zip(fresh, created, strict=True))
     rest = [i for i in range(len(deals_in)) if i not in ids]
-    # the update rules for all known keys at once; then each list part given, deal by deal
+    # the update rules for all known keys at once, then the lists they give, then the import's
+    # close times and places
     await deals.update_all(
         session,
         [
@@ -105,8 +106,11 @@ async def upsert(
             if _scalar(deals_in[i])
         ],
     )
-    for i in rest:
-        ids[i] = await _update(session, known[deals_in[i].external_id], deals_in[i], paths[i])
+    await replace.replace(
+        session, [_lists(known[deals_in[i].external_id], deals_in[i], paths[i]) for i in rest]
+    )
+    await _close_and_place(session, [(known[deals_in[i].external_id], deals_in[i], paths[i]) for i in rest])
+    ids.update({i: known[deals_in[i].external_id] for i in rest})
     return [Upserted(ids[i], i in set(fresh)) for i in range(len(deals_in))]
 
 
@@ -132,98 +136,46 @@ def _scalar(deal: UpsertDeal) -> bool:
     return bool(deal.given) or all(getattr(deal, part) is None for part in LIST_PARTS)
 
 
-async def _update(session: AsyncSession, pk: int, deal: UpsertDeal, path: Sequence[str]) -> int:
-    """Each list part that was given, replaced as a whole (the fields were updated before)."""
-    try:
-        if deal.tags is not None:
-            await links.set_tags(session, opportunity_id=pk, tags=deal.tags)
-        if deal.contact_ids is not None:
-            await _replace_contacts(session, pk, deal.contact_ids)
-        if deal.access_user_ids is not None:
-            private = bool(deal.given.get("is_private", False))
-            await links.set_access(
-                session, opportunity_id=pk, is_private=private, user_gids=deal.access_user_ids
-            )
-        if deal.custom_fields is not None:
-            await _replace_custom_fields(session, pk, deal.custom_fields)
-        if deal.items is not None:
-            await _replace_items(session, pk, deal.items, path)
-        await _lost_reasons(session, pk, deal, path)
-        await _close_and_place(session, pk, deal)
-    except Invalid as exc:
-        raise Invalid([_under(p, path) for p in exc.problems]) from exc
-    return pk
+def _lists(pk: int, deal: UpsertDeal, path: Sequence[str]) -> replace.Lists:
+    return replace.Lists(
+        pk,
+        path,
+        [*path, "externalId"],
+        tags=deal.tags,
+        contact_ids=deal.contact_ids,
+        lost_reason_ids=deal.lost_reason_ids,
+        access_user_ids=deal.access_user_ids,
+        is_private=bool(deal.given.get("is_private", False)),
+        custom_fields=deal.custom_fields,
+        items=deal.items,
+    )
 
 
-async def _close_and_place(session: AsyncSession, pk: int, deal: UpsertDeal) -> None:
-    """An import's close time and place in the column for a known deal (a new one is created with
-    them): through the version bump, so its change lists them like any other field."""
-    if deal.closed_at is None and deal.position is None:
-        return
-    row = await fetch(session, m.Opportunity, pk)
-    if row is None:
-        return  # not visible: the update before it said so already
-    closed = row["status"] != OpportunityStatus.OPEN
-    if deal.closed_at is not None and closed and row["closed_at"] != deal.closed_at:
-        await touch(session, pk)
-        await write(session, m.Opportunity, pk, {"closed_at": deal.closed_at})
-    if deal.position is not None and row["stage_id"] is not None and row["position"] != deal.position:
+async def _close_and_place(
+    session: AsyncSession, known: Sequence[tuple[int, UpsertDeal, Sequence[str]]]
+) -> None:
+    """An import's close times and places in the column for known deals (a new one is created
+    with them): through the version bump, so each change lists them like any other field."""
+    wanted = [(pk, d, path) for pk, d, path in known if d.closed_at is not None or d.position is not None]
+    rows = await fetch_many(session, m.Opportunity, [pk for pk, _, _ in wanted])
+    closing = {
+        pk: (d.closed_at, path)
+        for pk, d, path in wanted
+        if pk in rows
+        and d.closed_at is not None
+        and rows[pk]["status"] != OpportunityStatus.OPEN
+        and rows[pk]["closed_at"] != d.closed_at
+    }
+    if closing:
+        await touch_many(session, list(closing), [[*path, "externalId"] for _, path in closing.values()])
+        await write_many(session, m.Opportunity, {pk: {"closed_at": at} for pk, (at, _) in closing.items()})
+    moved = False  # after a move, the places read above may be stale: read each again
+    for pk, d, _ in wanted:
+        if d.position is None:
+            continue
+        row = await fetch(session, m.Opportunity, pk) if moved else rows.get(pk)
+        if row is None or row["stage_id"] is None or row["position"] == d.position:
+            continue
         stage = to_global_id("Stage", row["stage_id"])
-        await board.move(session, opportunity_id=pk, stage_gid=stage, position=deal.position)
-
-
-def _under(problem: Any, path: Sequence[str]) -> Any:
-    """A problem of a one-deal write, at its place in the upsert's input."""
-    head = tuple(problem.field)
-    if head[: len(path)] == tuple(path):
-        return problem
-    if head == ("id",):
-        return replace(problem, field=(*path, "externalId"))
-    return replace(problem, field=(*path, *head))
-
-
-async def _lost_reasons(session: AsyncSession, pk: int, deal: UpsertDeal, path: Sequence[str]) -> None:
-    if deal.lost_reason_ids is not None:
-        try:
-            await links.set_lost_reasons(session, opportunity_id=pk, reason_gids=deal.lost_reason_ids)
-        except Invalid as exc:
-            raise Invalid([_under(p, path) for p in exc.problems]) from exc
-
-
-async def _replace_contacts(session: AsyncSession, pk: int, contact_gids: list[Any]) -> None:
-    C = m.OpportunityContact
-    rows = await fetch_all(session, C, C.opportunity_id == pk, C.position)
-    current = [to_global_id("Contact", r["contact_id"]) for r in rows]
-    if current:
-        await links.remove_contacts(session, opportunity_id=pk, contact_gids=current)
-    if contact_gids:
-        await links.add_contacts(session, opportunity_id=pk, contact_gids=contact_gids)
-
-
-async def _replace_custom_fields(
-    session: AsyncSession, pk: int, values: list[tuple[Any, str | None]]
-) -> None:
-    """The deal's values become exactly `values`: definitions not named are cleared."""
-    V = m.CustomFieldValue
-    named = {str(d) for d, _ in values}
-    have = [
-        to_global_id("CustomFieldDefinition", r["definition_id"])
-        for r in await fetch_all(session, V, V.opportunity_id == pk)
-    ]
-    cleared = [(d, None) for d in have if d not in named]
-    await custom_fields.set_values(session, opportunity_id=pk, values=[*values, *cleared])
-
-
-async def _replace_items(
-    session: AsyncSession, pk: int, lines: list[dict[str, Any]], path: Sequence[str]
-) -> None:
-    problems = Problems()
-    checked = [
-        items.check_item(problems, [*path, "items", str(i)], line, creating=True)
-        for i, line in enumerate(lines)
-    ]
-    problems.raise_if_any()
-    line = m.OpportunityItem
-    for row in await fetch_all(session, line, line.opportunity_id == pk, line.position):
-        await items.remove(session, item_id=row["id"])
-    await items.add_many(session, pk, checked)
+        await board.move(session, opportunity_id=pk, stage_gid=stage, position=d.position)
+        moved = True
