@@ -171,6 +171,15 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         self._steps[id(fields)] = (fields, steps)  # holding `fields` keeps its id unique
         return steps
 
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        # This context is cyclic garbage once the response is built (its bound methods and
+        # resolve infos point back at it), and the kept completions hold every object they
+        # completed: dropped here, reference counting frees them now, not the next collection
+        # (measured on a 1000-row page: ~6k objects left to the collector otherwise).
+        self._completed.clear()
+        self._steps.clear()
+        return super().build_response(data)
+
     def execute_fields(
         self,
         parent_type: GraphQLObjectType,

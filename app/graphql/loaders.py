@@ -188,7 +188,16 @@ class Loaders:
         return loader
 
     def clear(self) -> None:
-        """Forget everything loaded so far (after a mutation changed it)."""
+        """Forget everything loaded so far (after a mutation changed it, or at the request's end).
+
+        Each loader is emptied, not only dropped: a loader and its batch function are a cycle
+        (the function records answers on its loader), so a dropped loader lives until the
+        cyclic GC, and with it every row it loaded (measured: 16k objects of a 1000-row page
+        left for the collector, which then walked them in every young collection)."""
+        for loader in self._loaders.values():
+            loader.clear_all()
+        if self._trash is not None:
+            self._trash.clear()
         self._loaders.clear()
         self._by_target.clear()
         self._trash = None
