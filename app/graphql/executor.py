@@ -178,6 +178,7 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         # (measured on a 1000-row page: ~6k objects left to the collector otherwise).
         self._completed.clear()
         self._steps.clear()
+        self._relevant_sub_fields.clear()  # graphql-core's memo of collected sub-selections
         return super().build_response(data)
 
     def execute_fields(

@@ -65,12 +65,20 @@ _BULK: set[asyncio.Task[None]] = set()
 class Loader(DataLoader):
     """aiodataloader's loader, with the values it has loaded readable without a future."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, fetch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]], **kwargs: Any) -> None:
+        # `fetch` answers a batch; `batch_load_fn` below records its answers. A closure that
+        # recorded them would point back at its loader: a cycle, freed only by the cyclic GC.
+        self._fetch = fetch
+        super().__init__(**kwargs)
         # key -> value for every key whose batch (or prime) has answered: what `get` returns
         self.values: dict[Any, Any] = {}
         # the keys `fetch_many` gathered this tick, and the future their one batch settles
         self._bulk: tuple[dict[Any, None], asyncio.Future[None]] | None = None
+
+    async def batch_load_fn(self, keys: list[Any]) -> list[Any]:
+        values = await self._fetch(keys)
+        self.answered(keys, values)
+        return values
 
     def get(self, key: Any) -> Any:
         """The value when this request has loaded it already, else an awaitable of it.
@@ -178,13 +186,7 @@ class Loaders:
     def _get(self, key: Hashable, batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]) -> Loader:
         loader = self._loaders.get(key)
         if loader is None:
-
-            async def answer(keys: list[Any]) -> list[Any]:
-                values = await batch(keys)
-                made.answered(keys, values)
-                return values
-
-            made = loader = self._loaders[key] = Loader(_measured(key, answer), max_batch_size=MAX_BATCH)
+            loader = self._loaders[key] = Loader(_measured(key, batch), max_batch_size=MAX_BATCH)
         return loader
 
     def clear(self) -> None:
