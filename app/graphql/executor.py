@@ -49,6 +49,7 @@ from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
+from app.graphql import reads
 from app.graphql.field_plans import (
     LEAF,
     LIST,
@@ -148,6 +149,8 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         self._field_errors = 0  # errors handled so far (a completion that saw one is not kept)
         # relation fields read only `info.context.loaders`: called with these directly
         self._loaders = getattr(self.context_value, "loaders", None)
+        # the columns this operation reads, for the statements its loaders and lists build
+        self._reads = reads.current.set(reads.plan(self.schema, self.operation, self.fragment_definitions))
 
     def steps_of(self, parent_type: GraphQLObjectType, fields: GroupedFieldSet) -> tuple[Step, ...]:
         # graphql-core memoizes collected sub-selections per execution, so the same
@@ -179,6 +182,10 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         self._completed.clear()
         self._steps.clear()
         self._relevant_sub_fields.clear()  # graphql-core's memo of collected sub-selections
+        try:  # the plan was this operation's; what runs after it (deferred parts) reads everything
+            reads.current.reset(self._reads)
+        except ValueError:  # built in another context than the one that started it
+            reads.current.set(None)
         return super().build_response(data)
 
     def execute_fields(
