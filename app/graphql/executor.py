@@ -37,6 +37,7 @@ is what catches a drift on upgrade. Plans and their cache: app/graphql/field_pla
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import Token
 from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
@@ -150,7 +151,9 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         # relation fields read only `info.context.loaders`: called with these directly
         self._loaders = getattr(self.context_value, "loaders", None)
         # the columns this operation reads, for the statements its loaders and lists build
-        self._reads = reads.current.set(reads.plan(self.schema, self.operation, self.fragment_definitions))
+        self._reads: Token[Any] | None = reads.current.set(
+            reads.plan(self.schema, self.operation, self.fragment_definitions)
+        )
 
     def steps_of(self, parent_type: GraphQLObjectType, fields: GroupedFieldSet) -> tuple[Step, ...]:
         # graphql-core memoizes collected sub-selections per execution, so the same
@@ -182,10 +185,13 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         self._completed.clear()
         self._steps.clear()
         self._relevant_sub_fields.clear()  # graphql-core's memo of collected sub-selections
-        try:  # the plan was this operation's; what runs after it (deferred parts) reads everything
-            reads.current.reset(self._reads)
-        except ValueError:  # built in another context than the one that started it
-            reads.current.set(None)
+        # the plan was this operation's; what runs after it (deferred parts) reads everything
+        token, self._reads = self._reads, None
+        if token is not None:  # a subscription builds a response per event: reset once
+            try:
+                reads.current.reset(token)
+            except (ValueError, RuntimeError):  # another context, or a copy of this one reset it
+                reads.current.set(None)
         return super().build_response(data)
 
     def execute_fields(
