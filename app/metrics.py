@@ -250,6 +250,10 @@ class ObserveMiddleware:
         finally:
             current.reset(token)
             self.record(obs, scope)
+            # A timer scheduled during the request (keep-alive, a deadline) holds a copy of the
+            # context, and so this observation, past the request: its execution contexts would
+            # keep the whole response alive (thousands of objects for the cyclic GC to walk).
+            obs.executions.clear()
 
     def record(self, obs: Observation, scope: Scope) -> None:
         obs.seconds = time.perf_counter() - obs.started

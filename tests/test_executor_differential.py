@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import from_schema, nodes
@@ -24,6 +25,7 @@ from hypothesis_graphql import from_schema, nodes
 from app.db import make_engine
 from app.demo import DEMO_ORGANIZATIONS, seed_demo
 from app.enums import Role
+from app.graphql import reads
 from app.graphql.common import from_global_id
 from app.graphql.executor import CompiledExecutor
 from app.graphql.schema import build_schema
@@ -198,3 +200,50 @@ def test_targeted_operations(pair: Pair) -> None:
     pair.compare(f'{{ node(id: "{ids[0]}") {{ __typename ... on Node {{ id }} }} viewer {{ id }} }}')
     pair.compare("{ opportunities(first: 2) { nodes { id } } __typename }")
     pair.compare("{ opportunities(first: -1) { nodes { id } } customers(first: 1) { nodes { id } } }")
+
+
+PLANNED = [
+    # the board, with every computed field that declares its reads, and relations through hops
+    """{ opportunities(first: 4, orderBy: [{ field: AMOUNT, direction: DESC }]) {
+      totalCount pageInfo { hasNextPage endCursor startCursor }
+      edges { cursor node { id title expectedRevenue baseAmount itemsTotal canEdit
+        utm { source medium campaign content }
+        stage { name } pipeline { name stages { name position } }
+        contact { displayName customer { name address { city country } } }
+        customer { ...C } owner { displayName email }
+        items { itemName amount baseAmount baseRate quantity }
+        customFields { value label fieldType definition { position } }
+        history(first: 1) { totalCount } stageHistory { enteredAt } } } } }
+    fragment C on Customer { id name industry website }""",
+    # a named fragment on the root's type, cursors of another order, nested connections below
+    """{ customers(first: 3, orderBy: [{ field: NAME, direction: ASC }]) {
+      pageInfo { endCursor } nodes { name ...Deals contacts { email } } } }
+    fragment Deals on Customer { opportunities(first: 2) { totalCount nodes { title stage { type } } } }""",
+    # one object by id, and the same entity selected two ways in one operation
+    "query O($id: ID!) { opportunity(id: $id) { title owner { displayName } }"
+    " opportunities(first: 3) { nodes { amount currency owner { email avatarUrl } } } }",
+    # a second page from a cursor over a column the selection does not read
+    """query P($after: String) { opportunities(first: 2, after: $after,
+      orderBy: [{ field: EXPECTED_CLOSE_DATE, direction: ASC }, { field: ID, direction: ASC }]) {
+      pageInfo { endCursor hasNextPage } nodes { title } } }""",
+]
+
+
+def test_planned_columns_answer_as_every_column(pair: Pair) -> None:
+    # These operations plan their columns (asserted), so the compiled app selects fewer of them
+    # than the stock one, which selects every column: the answers must not differ.
+    schema = _BUILT._schema
+    for document in PLANNED:
+        operation = next(d for d in parse(document).definitions if isinstance(d, OperationDefinitionNode))
+        fragments = {
+            d.name.value: d for d in parse(document).definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        assert reads.plan(schema, operation, fragments) is not None, document
+    pair.compare(PLANNED[0])
+    pair.compare(PLANNED[1])
+    deal = next(i for i in pair.ids if i.startswith("T3Bwb3J0dW5pdHk"))
+    pair.compare(PLANNED[2], {"id": deal})
+    first = pair.compare(PLANNED[3], {"after": None})
+    cursor = first["data"]["opportunities"]["pageInfo"]["endCursor"]
+    second = pair.compare(PLANNED[3], {"after": cursor})
+    assert second["data"]["opportunities"]["nodes"] != first["data"]["opportunities"]["nodes"]

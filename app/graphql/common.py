@@ -19,6 +19,10 @@ from app.ids import to_global_id as to_global_id
 
 T = TypeVar("T")
 
+# Field metadata: the columns of its own type a computed field reads (app/graphql/reads.py plans
+# the columns an operation selects from them; a computed field without it reads every column).
+READS = "og.reads"
+
 
 # ---------------------------------------------------------------- nodes
 
@@ -76,13 +80,16 @@ class Connection(Generic[T]):
     rows: strawberry.Private[Sequence[T] | None] = None
     cursor_of: strawberry.Private[Callable[[int], str] | None] = None
 
-    @strawberry.field(description="The rows of this page, without cursors.")
+    @strawberry.field(description="The rows of this page, without cursors.", metadata={READS: ()})
     def nodes(self) -> list[T]:
         if self.rows is not None:
             return list(self.rows)
         return [edge.node for edge in self.edges]
 
-    @strawberry.field(description="How many rows match the filter in all; counted only when asked for.")
+    @strawberry.field(
+        description="How many rows match the filter in all; counted only when asked for.",
+        metadata={READS: ()},
+    )
     async def total_count(self) -> int:
         return await self.count()
 

@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 
 from app import models as m
-from app.graphql.common import BooleanFilter, Node, StringFilter, enum_filter
+from app.graphql.common import READS, BooleanFilter, Node, StringFilter, enum_filter
 from app.graphql.context import Info
 from app.graphql.enums import CustomFieldType
 from app.graphql.registry import NEEDS, entity
@@ -44,13 +44,14 @@ class CustomFieldValue:
     # Both read the definition through its relation, so the prefetch plan loads it for them.
     @strawberry.field(
         description="The definition's label (denormalised for convenience).",
-        metadata={NEEDS: ("definition",)},
+        metadata={NEEDS: ("definition",), READS: ()},
     )
     def label(self, info: Info) -> str:
         return then(self._definition(info), lambda d: d.label)
 
     @strawberry.field(
-        description="The definition's type (denormalised for convenience).", metadata={NEEDS: ("definition",)}
+        description="The definition's type (denormalised for convenience).",
+        metadata={NEEDS: ("definition",), READS: ()},
     )
     def field_type(self, info: Info) -> CustomFieldType:
         return then(self._definition(info), lambda d: d.field_type)

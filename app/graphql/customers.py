@@ -8,7 +8,15 @@ from decimal import Decimal
 import strawberry
 
 from app import models as m
-from app.graphql.common import BooleanFilter, DateTimeFilter, DecimalFilter, IntFilter, Node, StringFilter
+from app.graphql.common import (
+    READS,
+    BooleanFilter,
+    DateTimeFilter,
+    DecimalFilter,
+    IntFilter,
+    Node,
+    StringFilter,
+)
 from app.graphql.registry import entity
 from app.graphql.relations import children, connection, list_root, one_root, rel
 
@@ -44,7 +52,9 @@ class Customer(Node):
     postal_code: strawberry.Private[str | None]
     country: strawberry.Private[str | None]
 
-    @strawberry.field(description="Postal address.")
+    @strawberry.field(
+        description="Postal address.", metadata={READS: ("street", "city", "state", "postal_code", "country")}
+    )
     def address(self) -> Address:
         return Address(
             street=self.street,

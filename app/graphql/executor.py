@@ -37,6 +37,7 @@ is what catches a drift on upgrade. Plans and their cache: app/graphql/field_pla
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import Token
 from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
@@ -49,6 +50,7 @@ from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
+from app.graphql import reads
 from app.graphql.field_plans import (
     LEAF,
     LIST,
@@ -148,6 +150,10 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         self._field_errors = 0  # errors handled so far (a completion that saw one is not kept)
         # relation fields read only `info.context.loaders`: called with these directly
         self._loaders = getattr(self.context_value, "loaders", None)
+        # the columns this operation reads, for the statements its loaders and lists build
+        self._reads: Token[Any] | None = reads.current.set(
+            reads.plan(self.schema, self.operation, self.fragment_definitions)
+        )
 
     def steps_of(self, parent_type: GraphQLObjectType, fields: GroupedFieldSet) -> tuple[Step, ...]:
         # graphql-core memoizes collected sub-selections per execution, so the same
@@ -170,6 +176,23 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         )
         self._steps[id(fields)] = (fields, steps)  # holding `fields` keeps its id unique
         return steps
+
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        # This context is cyclic garbage once the response is built (its bound methods and
+        # resolve infos point back at it), and the kept completions hold every object they
+        # completed: dropped here, reference counting frees them now, not the next collection
+        # (measured on a 1000-row page: ~6k objects left to the collector otherwise).
+        self._completed.clear()
+        self._steps.clear()
+        self._relevant_sub_fields.clear()  # graphql-core's memo of collected sub-selections
+        # the plan was this operation's; what runs after it (deferred parts) reads everything
+        token, self._reads = self._reads, None
+        if token is not None:  # a subscription builds a response per event: reset once
+            try:
+                reads.current.reset(token)
+            except (ValueError, RuntimeError):  # another context, or a copy of this one reset it
+                reads.current.set(None)
+        return super().build_response(data)
 
     def execute_fields(
         self,

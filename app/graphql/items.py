@@ -12,7 +12,7 @@ from sqlmodel import col
 from app import models as m
 from app import money
 from app.base_currency import deal_rate, in_base, in_base_exact
-from app.graphql.common import DecimalFilter, IntFilter, Node, StringFilter
+from app.graphql.common import READS, DecimalFilter, IntFilter, Node, StringFilter
 from app.graphql.registry import entity
 from app.graphql.relations import one_root, rel
 from app.sqltypes import ExactDecimal
@@ -38,11 +38,16 @@ class OpportunityItem(Node):
     opportunity_id: strawberry.Private[int]
     opportunity = rel(m.OpportunityItem.opportunity_id, "Opportunity", "The deal this line belongs to.")
 
-    @strawberry.field(description="quantity × rate, computed by the server.")
+    @strawberry.field(
+        description="quantity × rate, computed by the server.", metadata={READS: ("quantity", "rate")}
+    )
     def amount(self) -> Decimal:
         return money.product(self.quantity, self.rate)
 
-    @strawberry.field(description="quantity × baseRate (4 decimals, half even); null without a baseRate.")
+    @strawberry.field(
+        description="quantity × baseRate (4 decimals, half even); null without a baseRate.",
+        metadata={READS: ("quantity", "base_rate")},
+    )
     def base_amount(self) -> Decimal | None:
         return in_base_exact(self.quantity, self.base_rate)
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, true
 
 from app import query
 from app.errors import BadUserInput
-from app.graphql import prefetch, registry
+from app.graphql import prefetch, reads, registry
 from app.graphql.common import Connection, NullsOrder, OrderDirection
 from app.graphql.context import Info
 from app.graphql.loaders import build_connection
@@ -117,8 +117,10 @@ def _root_statements(
 ) -> _RootStatements:
     ctx = info.context
     settings = ctx.settings
+    columns, names = reads.columns(e)
     cache_key = (
         e.name,
+        names,
         args.cache_key(),
         tuple(default_order or ()),
         trash,
@@ -137,7 +139,7 @@ def _root_statements(
     )
     where = true() if args.filter is None else query.compile_filter(args.filter)
     counting = select(func.count()).select_from(e.model).where(where)
-    stmt = select(*e.columns).where(where)
+    stmt = select(*columns).where(where)
     if trash is not None:
         counting = counting.execution_options(og_trash=trash)
         stmt = stmt.execution_options(og_trash=trash)

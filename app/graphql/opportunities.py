@@ -16,6 +16,7 @@ from app.changes.types import OpportunityChange, StageVisit
 from app.enums import Role
 from app.graphql import base_totals
 from app.graphql.common import (
+    READS,
     Connection,
     DateFilter,
     DateTimeFilter,
@@ -98,6 +99,7 @@ class Opportunity(Node):
     @strawberry.field(
         name="expectedRevenue",
         description="Weighted value: amount × probability / 100, unless set explicitly.",
+        metadata={READS: ("expected_revenue", "amount", "probability")},
     )
     def weighted_revenue(self) -> Decimal | None:
         if self.expected_revenue is not None:
@@ -108,12 +110,16 @@ class Opportunity(Node):
         description="The amount in the organization's base currency: amount × the deal's rate (its "
         "conversionRate, else the organization's latest exchange rate for its currency valid today, else 1 "
         "in the base currency), 4 decimals half even, as `opportunityAggregate.baseAmount` counts it; null "
-        "without an amount or a rate."
+        "without an amount or a rate.",
+        metadata={READS: ("amount", "currency", "conversion_rate")},
     )
     async def base_amount(self, info: Info) -> Decimal | None:
         return await base_totals.deal_amount(info, self.amount, self.currency, self.conversion_rate)
 
-    @strawberry.field(description="Campaign tracking parameters.")
+    @strawberry.field(
+        description="Campaign tracking parameters.",
+        metadata={READS: ("utm_source", "utm_medium", "utm_campaign", "utm_content")},
+    )
     def utm(self) -> Utm:
         return Utm(
             source=self.utm_source,
@@ -122,19 +128,21 @@ class Opportunity(Node):
             content=self.utm_content,
         )
 
-    @strawberry.field(description="Whether the caller may change this deal.")
+    @strawberry.field(description="Whether the caller may change this deal.", metadata={READS: ()})
     def can_edit(self, info: Info) -> bool:
         return info.context.principal.has(Role.EDITOR)
 
     @strawberry.field(
-        description="Sum of the line items' amounts (0 without items).", metadata={NEEDS: ("items",)}
+        description="Sum of the line items' amounts (0 without items).",
+        metadata={NEEDS: ("items",), READS: ()},
     )
     def items_total(self, info: Info) -> Decimal:
         items = OPPORTUNITY.relations["items"].get(info.context.loaders, self)
         return then(items, lambda rows: sum((item.amount() for item in rows), Decimal(0)))
 
     @strawberry.field(
-        description="Every committed change of this deal, oldest first (`last:` for the newest)."
+        description="Every committed change of this deal, oldest first (`last:` for the newest).",
+        metadata={READS: ()},
     )
     async def history(
         self,
@@ -154,7 +162,7 @@ class Opportunity(Node):
     ) -> Connection[OpportunityChange]:
         return await changes_history.history(info, self.pk, first, after, last, before)
 
-    @strawberry.field(description="Each stay of this deal in a stage, in time order.")
+    @strawberry.field(description="Each stay of this deal in a stage, in time order.", metadata={READS: ()})
     async def stage_history(self, info: Info) -> list[StageVisit]:
         return await changes_history.stage_history(info, self.pk)
 

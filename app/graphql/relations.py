@@ -19,7 +19,7 @@ import strawberry
 
 from app import query
 from app.graphql import registry
-from app.graphql.common import Connection, GlobalID
+from app.graphql.common import READS, Connection, GlobalID
 from app.graphql.context import Info
 from app.graphql.lists import ListArgs, nested_connection, root_connection, root_one
 from app.graphql.loaders import Loader, Loaders
@@ -238,7 +238,7 @@ class Page(Relation):
 def _field(relation: Relation, returns: Any, description: str) -> Any:
     resolve = relation.resolver()
     resolve.__annotations__ = {"info": Info, "return": returns}
-    meta = {LEAN: resolve, registry.REL: relation}
+    meta = {LEAN: resolve, registry.REL: relation, READS: ()}  # a relation reads its owner's keys
     return strawberry.field(resolver=resolve, description=description, metadata=meta)
 
 
@@ -311,7 +311,7 @@ def connection(
     async def resolve(self: Any, info: Info, **kw: Any) -> Any:
         return await nested_connection(info, relation, self.pk, _list_args(kw))
 
-    return _connection_field(resolve, target, description, {registry.REL: relation})
+    return _connection_field(resolve, target, description, {registry.REL: relation, READS: ()})
 
 
 def list_root(target: registry.Target, description: str) -> Any:
@@ -320,7 +320,7 @@ def list_root(target: registry.Target, description: str) -> Any:
     async def resolve(self: Any, info: Info, **kw: Any) -> Any:
         return await root_connection(info, registry.get(target), _list_args(kw))
 
-    return _connection_field(resolve, target, description, {})
+    return _connection_field(resolve, target, description, {READS: ()})
 
 
 def one_root(target: registry.Target, description: str) -> Any:
@@ -330,7 +330,7 @@ def one_root(target: registry.Target, description: str) -> Any:
         return await root_one(info, registry.get(target), id)
 
     resolve.__annotations__ = {"info": Info, "id": GlobalID, "return": registry.ref(target) | None}
-    return strawberry.field(resolver=resolve, description=description)
+    return strawberry.field(resolver=resolve, description=description, metadata={READS: ()})
 
 
 def _list_args(kw: dict[str, Any]) -> ListArgs:
