@@ -115,9 +115,10 @@ async def test_relations_in_fragments_aliases_inline_fragments_and_directives_ar
     assert nodes[0]["customFields"][0]["fieldType"] == "TEXT_FIELD"
     assert pending == []
     tables = [sql.split("FROM", 1)[1].split()[0] for sql in statements if "FROM" in sql]
-    # skipped and not-included relations are not loaded: contacts are read once (contact), not
-    # again for referrer or agent
-    assert tables.count("contact") == 1
+    # skipped and not-included relations are not loaded: contacts are read once (contact, joined
+    # into the page), not again for referrer or agent
+    assert tables.count("contact") == 0
+    assert statements[0].count("JOIN contact ") == 1
 
 
 async def test_a_relation_the_plan_cannot_foresee_still_resolves(
@@ -194,9 +195,12 @@ async def test_the_board_query_waits_for_no_relation(
     assert len(data["opportunities"]["nodes"]) == size
     assert data["opportunities"]["nodes"][0]["customFields"][0]["definition"]["fieldType"] == "TEXT_FIELD"
     assert pending == []
-    # the page with its count; customer, contact, owner, stage, items, custom field values;
-    # definitions: 8 round trips, one per loader per relation level (the key is cached)
-    assert len(statements) == 8
+    # the page with its count, joining customer, contact, owner and stage (app/graphql/joins.py);
+    # items, custom field values; definitions: 4 statements, no more than the relation levels
+    # (the key is cached)
+    assert len(statements) == 4
+    page = " ".join(statements[0].replace('"', "").split())
+    assert all(f"JOIN {t} ON" in page for t in ("customer", "contact", "user", "stage"))
 
 
 async def test_a_path_relation_through_a_missing_hop_is_null(

@@ -24,7 +24,8 @@ from tests.support import Api, insert, make_board, make_tenant, opportunity, run
 from tests.test_lean_resolvers import _relation_fields
 
 DEALS = (
-    "query Deals($n: Int!) { opportunities(first: $n) { nodes { title owner { email } stage { name } } } }"
+    "query Deals($n: Int!) { opportunities(first: $n) { nodes { title owner { email } stage { name }"
+    " items { itemName } customFields { value } } } }"  # owner, stage ride with the page: items do not
 )
 
 

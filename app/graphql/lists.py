@@ -16,7 +16,7 @@ from sqlalchemy import func, select, true
 
 from app import query
 from app.errors import BadUserInput
-from app.graphql import prefetch, reads, registry
+from app.graphql import joins, prefetch, reads, registry
 from app.graphql.common import Connection, NullsOrder, OrderDirection
 from app.graphql.context import Info
 from app.graphql.loaders import build_connection
@@ -98,6 +98,7 @@ class _RootStatements:
     plan: query.PagePlan
     page: Any  # the page, with its total as a subquery when `totalCount` is selected
     counting: Any  # the total alone (an empty page carries none)
+    joins: tuple[joins.Join, ...]  # the to-one relations the page's statement joins
 
 
 # Root lists' statements by everything they are built from (entity, arguments, trash state, page
@@ -118,9 +119,12 @@ def _root_statements(
     ctx = info.context
     settings = ctx.settings
     columns, names = reads.columns(e)
+    keys = order_keys(e.spec, args.order_by, default_order)
+    joined = joins.plan(info, e, args.filter is not None, keys) if trash is None else ()
     cache_key = (
         e.name,
         names,
+        tuple(join.key for join in joined),
         args.cache_key(),
         tuple(default_order or ()),
         trash,
@@ -133,13 +137,12 @@ def _root_statements(
     if made is not None:
         _ROOTS.move_to_end(cache_key)
         return made
-    keys = order_keys(e.spec, args.order_by, default_order)
     plan = query.plan_page(
         args.page, keys, default_size=settings.default_page_size, max_size=settings.max_page_size
     )
     where = true() if args.filter is None else query.compile_filter(args.filter)
     counting = select(func.count()).select_from(e.model).where(where)
-    stmt = select(*columns).where(where)
+    stmt = joins.joined(select(*columns), joined).where(where)
     if trash is not None:
         counting = counting.execution_options(og_trash=trash)
         stmt = stmt.execution_options(og_trash=trash)
@@ -150,7 +153,11 @@ def _root_statements(
         stmt = stmt.add_columns(counting.correlate(None).scalar_subquery().label("_total"))
     stable = {STABLE: True}
     made = _RootStatements(
-        keys, plan, query.paged(stmt, plan).execution_options(**stable), counting.execution_options(**stable)
+        keys,
+        plan,
+        query.paged(stmt, plan).execution_options(**stable),
+        counting.execution_options(**stable),
+        joined,
     )
     _ROOTS[cache_key] = made
     if len(_ROOTS) > ROOTS_KEPT:
@@ -185,6 +192,7 @@ async def root_connection(
         return int(await ctx.db.scalar(counting))  # an empty page carries no total
 
     connection = build_connection(e, page, count)
+    joins.prime(ctx.loaders, made.joins, rows)
     loader = ctx.loaders.by_id(e)
     rows = connection.nodes()
     for node in rows if trash is None else ():  # `node(id:)` never answers from the trash

@@ -163,6 +163,11 @@ class Loader(DataLoader):
                 if not isinstance(value, BaseException):
                     known[key] = value
 
+    def known(self, key: Any, value: Any) -> None:
+        """`value` is what `key` reads, found by another statement (a root page's join): no
+        future is made for it (`get`, `load` and `fetch_many` read `values` first)."""
+        self.values.setdefault(key, value)
+
     def prime(self, key: Any, value: Any) -> Loader:
         if key not in self._cache and not isinstance(value, BaseException):
             self.values[key] = value
@@ -414,6 +419,11 @@ def built(e: registry.Entity, rows: Sequence[Any]) -> list[Any]:
         return []
     fields, from_row = rows[0]._fields, _builder(e)
     return [from_row(row, fields) for row in rows]
+
+
+def build_one(e: registry.Entity, values: Sequence[Any], names: Sequence[str]) -> Any:
+    """The object of `e` for one row's `values` of the columns `names`."""
+    return _builder(e)(values, names)
 
 
 _BUILDERS: dict[type, Callable[[Any, Sequence[str]], Any]] = {}

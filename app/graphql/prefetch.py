@@ -48,9 +48,33 @@ async def below_connection(info: Any, nodes: list[Any]) -> None:
     if not nodes:
         return
     raw: GraphQLResolveInfo = info._raw_info
+    node_type, selecting = _below_connection(raw)
+    if node_type is not None and selecting:
+        await _run(raw, [(nodes, node_type, selecting)])
+
+
+def to_one_below_connection(info: Any) -> list[tuple[str, Any]]:
+    """(field name, relation) of the to-one relations selected on a connection's nodes, which a
+    root list may join into its page's statement (app/graphql/lists.py)."""
+    raw: GraphQLResolveInfo = info._raw_info
+    node_type, selecting = _below_connection(raw)
+    if node_type is None:
+        return []
+    found: dict[str, Any] = {}
+    for name, _ in _collect(raw, node_type, selecting):
+        gql_field = node_type.fields.get(name)
+        definition = (gql_field.extensions or {}).get(_DEFINITION) if gql_field is not None else None
+        relation = (definition.metadata or {}).get(registry.REL) if definition is not None else None
+        if relation is not None and not relation.many and name not in found:
+            found[name] = relation
+    return list(found.items())
+
+
+def _below_connection(raw: GraphQLResolveInfo) -> tuple[GraphQLObjectType | None, list[FieldNode]]:
+    """The node type of a connection field and the field nodes selecting on its nodes."""
     connection = get_named_type(raw.return_type)
     if not isinstance(connection, GraphQLObjectType):
-        return
+        return None, []
     node_type: GraphQLObjectType | None = None
     selecting: list[FieldNode] = []
     for name, field_node in _collect(raw, connection, raw.field_nodes):
@@ -65,8 +89,7 @@ async def below_connection(info: Any, nodes: list[Any]) -> None:
                 if sub == "node":
                     node_type = _object_type(edge.fields["node"])
                     selecting.append(sub_node)
-    if node_type is not None and selecting:
-        await _run(raw, [(nodes, node_type, selecting)])
+    return node_type, selecting
 
 
 def selects(info: Any, name: str) -> bool:
