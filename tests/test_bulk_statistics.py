@@ -24,7 +24,7 @@ async def test_a_seed_analyzes_the_tables_it_filled(engine: Any) -> None:
             text("SELECT relname, reltuples FROM pg_class WHERE relname = ANY(:names)"),
             {"names": list(TABLES)},
         )
-        counted = dict(rows.all())
+        counted: dict[str, float] = dict(rows.all())
     # reltuples is -1 until a table is first analyzed (or vacuumed)
     assert sorted(counted) == sorted(TABLES)
     assert counted["opportunity"] == 60

@@ -26,7 +26,11 @@ async def _namesakes(api: Api) -> None:
     ten such pairs), each the contact of one deal."""
     customer = (await api(CUSTOMER, {"i": {"name": "Granite"}}))["createCustomer"]["customer"]["id"]
     for title, job, mobile in (("Conveyor", "CFO", "+49 30 1111111"), ("Retrofit", "COO", None)):
-        person = {"displayName": "Noah Wang", "email": "noah.wang@granite.example", "jobTitle": job}
+        person: dict[str, str | None] = {
+            "displayName": "Noah Wang",
+            "email": "noah.wang@granite.example",
+            "jobTitle": job,
+        }
         person |= {"mobile": mobile, "customerId": customer}
         contact = (await api(CONTACT, {"i": person}))["createContact"]["contact"]["id"]
         await api(DEAL, {"i": {"title": title, "customerId": customer, "contactId": contact}})

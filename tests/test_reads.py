@@ -169,7 +169,7 @@ def test_every_declared_read_is_a_column_of_its_type() -> None:
     declared = 0
     for e in registry.ENTITIES.values():
         names = {c.key for c in e.columns}
-        for field in e.type.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+        for field in e.type.__strawberry_definition__.fields:
             for column in (field.metadata or {}).get(READS, ()):
                 assert column in names, (e.name, field.python_name, column)
                 declared += 1
