@@ -192,9 +192,8 @@ class Loaders:
         self.max_page_size = max_page_size
         self._loaders: dict[Hashable, Loader] = {}
         self._by_target: dict[Any, Loader] = {}  # `by_id`'s loaders by what callers name them with
-        self._by_target_reads: Any = (
-            None  # ... for the operation's columns (reads.current) they were made for
-        )
+        # ... and the operation's column plan (reads.current) they were made for
+        self._by_target_reads: Any = None
         self._trash: Loaders | None = None
 
     def _get(self, key: Hashable, batch: Callable[[list[Any]], Coroutine[Any, Any, list[Any]]]) -> Loader:
@@ -206,10 +205,10 @@ class Loaders:
     def clear(self) -> None:
         """Forget everything loaded so far (after a mutation changed it, or at the request's end).
 
-        Each loader is emptied, not only dropped: a loader and its batch function are a cycle
-        (the function records answers on its loader), so a dropped loader lives until the
-        cyclic GC, and with it every row it loaded (measured: 16k objects of a 1000-row page
-        left for the collector, which then walked them in every young collection)."""
+        Each loader is emptied, not only dropped: whatever still holds one (graphql-core's
+        execution context, cyclic garbage after the response, holds this request's context)
+        would keep every row it loaded alive until the cyclic GC (measured: 16k objects of a
+        1000-row page left for the collector, which then walked them in every young collection)."""
         for loader in self._loaders.values():
             loader.clear_all()
         if self._trash is not None:
