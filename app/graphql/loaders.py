@@ -228,8 +228,9 @@ class Loaders:
 
     def by_id(self, target: registry.Target | registry.Entity) -> Loader:
         """An entity (or its GraphQL type) by primary key, or None when not visible."""
-        if reads.current.get() is not self._by_target_reads:  # another operation of a batch
-            self._by_target, self._by_target_reads = {}, reads.current.get()
+        plan = reads.current.get()
+        if plan is not self._by_target_reads:  # another operation of a batch
+            self._by_target, self._by_target_reads = {}, plan
         loader = self._by_target.get(target)  # once per relation and row: one lookup
         if loader is not None:
             return loader

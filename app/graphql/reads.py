@@ -87,12 +87,24 @@ _lock = threading.Lock()
 
 
 def columns(e: registry.Entity) -> tuple[tuple[Any, ...], frozenset[str] | None]:
-    """The columns of `e` the running operation reads, and their names (None: all of them)."""
+    """The columns of `e` the running operation reads, and their names (None: all of them).
+
+    Asked per row by relation fields (a loader is found by its columns): the selection is
+    made once per entity and column set, then looked up."""
     reads = current.get()
     names = None if reads is None else reads.get(e.name)
     if names is None:
         return e.columns, None
-    return tuple(c for c in e.columns if c.key in names), names
+    key = (e.name, names)
+    made = _COLUMNS.get(key)
+    if made is None:
+        if len(_COLUMNS) >= PLANS_KEPT * 8:
+            _COLUMNS.clear()
+        made = _COLUMNS[key] = tuple(c for c in e.columns if c.key in names)
+    return made, names
+
+
+_COLUMNS: dict[tuple[str, frozenset[str]], tuple[Any, ...]] = {}
 
 
 class _Walk:
