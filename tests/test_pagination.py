@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
-from tests.support import Api, Tenant, insert, opportunity
+from tests.support import Api, Tenant, count_statements, insert, opportunity
 
 PAGE = """
 query ($first: Int, $after: String, $last: Int, $before: String, $offset: Int, $orderBy: [OpportunityOrder!]) {
@@ -118,3 +119,29 @@ async def test_page_size_bounds(api: Api) -> None:
         errors = await api.errors(PAGE, variables)
         assert errors[0]["extensions"]["code"] == "QUERY_TOO_COMPLEX", variables
     assert (await api(PAGE, {"first": 1000}))["opportunities"]["edges"] == []
+
+
+def _bounds(sql: str) -> str:
+    """The LIMIT/OFFSET tail of a statement, whitespace folded."""
+    flat = " ".join(sql.split())
+    return flat[flat.rfind(" LIMIT ") :] if " LIMIT " in flat else ""
+
+
+async def test_a_page_size_is_written_into_the_sql_and_an_offset_is_bound(
+    api: Api, tenant: Tenant, engine
+) -> None:
+    # PostgreSQL keeps a generic plan for a prepared statement only if it costs no more than the
+    # custom ones, and `LIMIT $n` is costed as a tenth of the table: the page size must be text.
+    await _deals(engine, tenant, ["1", "2", "3", "4", "5"])
+    await api("{ viewer { id } }")  # the key's first use looks it up: keep it out of the count
+    with count_statements(engine) as statements:
+        page = (await api(PAGE, {"first": 2, "orderBy": BY_AMOUNT}))["opportunities"]
+    assert [e["node"]["amount"] for e in page["edges"]] == ["1.0000", "2.0000"]
+    # no OFFSET 0 either (SQLAlchemy's SQLite dialect always writes one: SQLite has no plan cache)
+    no_offset = " LIMIT 3 OFFSET ?" if engine.dialect.name == "sqlite" else " LIMIT 3"
+    assert len(statements) == 1 and _bounds(statements[0]) == no_offset
+    with count_statements(engine) as statements:
+        page = (await api(PAGE, {"first": 2, "offset": 3, "orderBy": BY_AMOUNT}))["opportunities"]
+    assert [e["node"]["amount"] for e in page["edges"]] == ["4.0000", "5.0000"]
+    # any number can come as an offset: it stays a parameter (`?`, `$2::INTEGER`)
+    assert re.fullmatch(r" LIMIT 3 OFFSET (\?|\$\d+::INTEGER)", _bounds(statements[0]))

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Integer, Select, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.errors import BadUserInput, QueryTooComplex
@@ -88,7 +88,24 @@ def paged(stmt: Select[Any], plan: PagePlan) -> Select[Any]:
     """A root list: the filtered select, ordered, keyset-bounded and limited."""
     stmt = stmt.add_columns(*key_labels(plan.keys)).where(*plan.predicates)
     stmt = stmt.order_by(*[k.clause() for k in plan.keys])
-    return stmt.offset(plan.offset).limit(plan.limit + 1)
+    if plan.offset:
+        stmt = stmt.offset(plan.offset)
+    return stmt.limit(fixed(plan.limit + 1))
+
+
+def fixed(n: int) -> Any:
+    """A page bound written into the SQL text, not bound as a parameter.
+
+    PostgreSQL plans a prepared statement anew at each execution (a custom plan) until a
+    generic plan looks no costlier, and with `LIMIT $n` the generic plan is costed as if a
+    tenth of the table came back, so it never does: the board's page statement, with its
+    joins, paid 1.4 ms of planning per request, more than it took to run. With the number in
+    the text the generic plan is costed like the custom ones and kept after the fifth run.
+    A page size is one of at most `max_page_size` values (an offset, which can be any number,
+    stays bound), so the compiled and prepared statements stay few; compiled into the text
+    (not `literal_execute`, rendered per execution), a root list's statement is still
+    compiled once per principal (app/prepared.py). `int` makes sure it is a number."""
+    return literal_column(str(int(n)), Integer)
 
 
 def paged_per_parent(stmt: Select[Any], partition: Expr, plan: PagePlan) -> Select[Any]:
@@ -100,7 +117,9 @@ def paged_per_parent(stmt: Select[Any], partition: Expr, plan: PagePlan) -> Sele
         .subquery()
     )
     first_row, parent, rn = plan.offset, inner.c["_parent"], inner.c["_rn"]
-    return select(inner).where(rn > first_row, rn <= first_row + plan.limit + 1).order_by(parent, rn)
+    if first_row:  # an offset: bound, as any number can come
+        return select(inner).where(rn > first_row, rn <= first_row + plan.limit + 1).order_by(parent, rn)
+    return select(inner).where(rn <= fixed(plan.limit + 1)).order_by(parent, rn)
 
 
 @dataclass
