@@ -123,15 +123,19 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 async def analyze(engine: AsyncEngine, tables: Iterable[str]) -> None:
-    """ANALYZE the tables a bulk load just filled (PostgreSQL; SQLite plans without statistics).
+    """VACUUM (ANALYZE) the tables a bulk load just filled (PostgreSQL; SQLite plans without statistics).
 
     Until autovacuum gets to them, PostgreSQL plans their reads as for empty tables: a batch of
     deals read by id went through the organization's index, every deal of it, instead of the
-    primary key, so an Oro export of 100,000 deals run straight after the seed took 306 s.
+    primary key, so an Oro export of 100,000 deals run straight after the seed took 306 s. And
+    until a vacuum marks their pages all-visible, a count reads every row from the table, not
+    from an index: a board's `totalCount` over 10,000 deals took 4.2 ms instead of 1.4 ms.
+    VACUUM runs outside any transaction, so on a connection of its own in autocommit.
     """
     if engine.dialect.name != "postgresql":
         return
     quote = engine.dialect.identifier_preparer.quote
-    async with engine.begin() as conn:
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         for name in sorted(set(tables)):
-            await conn.execute(text(f"ANALYZE {quote(name)}"))
+            await conn.execute(text(f"VACUUM (ANALYZE) {quote(name)}"))
