@@ -36,5 +36,5 @@ async def test_a_seed_analyzes_the_tables_it_filled(engine: Any) -> None:
             text("SELECT relname, last_vacuum FROM pg_stat_user_tables WHERE relname = ANY(:names)"),
             {"names": list(TABLES)},
         )
-        vacuumed = dict(rows.all())
+        vacuumed: dict[str, Any] = dict(rows.all())
     assert sorted(vacuumed) == sorted(TABLES) and all(vacuumed.values()), vacuumed

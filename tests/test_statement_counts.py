@@ -120,6 +120,25 @@ async def test_every_relation_costs_the_same_statements_for_any_page(
 EXPECTED_EVERYTHING = 10  # 19 before the page joined its to-one relations, 21 before it carried its count
 
 
+# the page's node selection, on one deal
+NODE_SELECTION = EVERYTHING.split("nodes {", 1)[1].rsplit("}", 3)[0]
+DEAL_PAGE = "query ($id: ID!) { opportunity(id: $id) { " + NODE_SELECTION + " } }"
+
+
+async def test_a_deal_page_joins_its_to_one_relations_into_its_lookup(
+    api: Api, tenant: Tenant, engine
+) -> None:
+    await _fill(engine, tenant, 3)
+    await api("{ viewer { id } }")
+    deals = (await api(EVERYTHING, {"first": 3}))["opportunities"]["nodes"]
+    with count_statements(engine) as statements:
+        deal = (await api(DEAL_PAGE, {"id": deals[1]["id"]}))["opportunity"]
+    assert deal == deals[1]  # the same deal as its page row
+    # the lookup joins what the page joins (9 to-one relations) and the levels below it are the
+    # page's: 6 + 3 (see above). Through the by-id batch the lookup took 19: 1 + 9 + 9
+    assert len(statements) == EXPECTED_EVERYTHING, _summary(statements)
+
+
 @pytest.mark.parametrize("size", [1, 40])
 async def test_board_columns_are_one_statement_per_level(api: Api, tenant: Tenant, engine, size: int) -> None:
     await _fill(engine, tenant, size)

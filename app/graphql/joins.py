@@ -1,4 +1,4 @@
-"""To-one relations of a root page, joined into the page's own statement.
+"""To-one relations of a root page (or a root lookup), joined into its own statement.
 
 A board's page selects its deals' customer, contact, owner and stage: four loader batches,
 four statements and round trips after the page. A to-one relation of one hop (the owner's
@@ -13,6 +13,11 @@ them as before.
 Visibility is unchanged: the tenancy hook adds its criteria for the joined entity to the
 outer join's ON clause, so a target the caller may not see joins as NULLs, and the loader
 learns None for its key: what a lookup of it answers.
+A root lookup by id (`opportunity(id:)`, a deal page) joins the same way: its statement has no
+filter or order to correlate to anything. It is one statement per lookup, where the by-id batch
+served every lookup of an operation at once, so an operation of many aliased lookups trades one
+statement per relation for one per lookup.
+
 The target is joined as itself, not as an alias (the hook's fixed criteria are not adapted to
 aliases), so a page is joined only when nothing else in its statement could correlate to the
 joined table: no filter (relation filters are EXISTS subqueries over those tables) and an order
@@ -53,9 +58,21 @@ def plan(info: Any, e: registry.Entity, filtered: bool, order: Sequence[Any]) ->
     """The to-one relations selected on a root page's nodes that its statement can join."""
     if reads.current.get() is None or filtered or not all(_own(e, key.expr) for key in order):
         return ()
+    return _joinable(e, prefetch.to_one_below_connection(info))
+
+
+def plan_object(info: Any, e: registry.Entity) -> tuple[Join, ...]:
+    """The to-one relations selected on the one object a root lookup returns (`opportunity(id:)`),
+    which its statement (by primary key, nothing else to correlate to) can join."""
+    if reads.current.get() is None:
+        return ()
+    return _joinable(e, prefetch.to_one_below_object(info))
+
+
+def _joinable(e: registry.Entity, relations: Sequence[tuple[str, Any]]) -> tuple[Join, ...]:
     joins: list[Join] = []
     tables = {e.model.__table__}
-    for _, relation in prefetch.to_one_below_connection(info):
+    for _, relation in relations:
         path: Sequence[Any] = getattr(relation, "path", ())
         if len(path) != 1:
             continue  # several hops: the loaders walk them

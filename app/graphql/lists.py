@@ -19,7 +19,7 @@ from app.errors import BadUserInput
 from app.graphql import joins, prefetch, reads, registry
 from app.graphql.common import Connection, NullsOrder, OrderDirection
 from app.graphql.context import Info
-from app.graphql.loaders import build_connection
+from app.graphql.loaders import build_connection, built, kept_statement, keys_param
 from app.ids import decode
 from app.tenancy import STABLE
 
@@ -240,9 +240,32 @@ async def nested_connection(info: Info, relation: Any, parent: int, args: ListAr
 
 
 async def root_one(info: Info, e: registry.Entity, gid: Any) -> Any:
-    """One row by global id (null when not of this type, missing or not visible)."""
+    """One row by global id (null when not of this type, missing or not visible).
+
+    Its selected to-one relations ride in the lookup's statement when they can (app/graphql/joins.py).
+    """
     pk = decode(e.name, gid)
-    found = None if pk is None else await info.context.loaders.by_id(e).load(pk)
+    if pk is None:
+        return None
+    loader = info.context.loaders.by_id(e)
+    joined = joins.plan_object(info, e) if pk not in loader.values else ()
+    found = await (_joined_one(info, e, pk, joined) if joined else loader.load(pk))
     if found is not None:
         await prefetch.below_object(info, found)
+    return found
+
+
+async def _joined_one(info: Info, e: registry.Entity, pk: int, joined: tuple[joins.Join, ...]) -> Any:
+    """The lookup by primary key with its joins; what it found goes into the `by_id` loaders."""
+    ctx = info.context
+    columns, names = reads.columns(e)
+    dialect = ctx.db.dialect
+    stmt = kept_statement(
+        ("one", e.name, names, tuple(join.key for join in joined), dialect),
+        lambda: joins.joined(select(*columns), joined).where(keys_param(e.model.id, dialect)),
+    )
+    rows = await ctx.db.rows(stmt, {"keys": [pk]})
+    joins.prime(ctx.loaders, joined, rows)
+    found = built(e, rows)[0] if rows else None
+    ctx.loaders.by_id(e).known(pk, found)  # not visible, or missing: None, as a lookup answers
     return found

@@ -52,7 +52,7 @@ _STATEMENTS: OrderedDict[Hashable, Any] = OrderedDict()
 STATEMENTS_KEPT = 1024
 
 
-def _statement(key: Hashable, build: Callable[[], Any]) -> Any:
+def kept_statement(key: Hashable, build: Callable[[], Any]) -> Any:
     stmt = _STATEMENTS.get(key)
     if stmt is None:
         stmt = _STATEMENTS[key] = build().execution_options(**{STABLE: True})
@@ -244,7 +244,7 @@ class Loaders:
             return loader
 
         dialect = self.db.dialect
-        stmt = _statement(
+        stmt = kept_statement(
             ("id", e.name, names, dialect), lambda: select(*columns).where(keys_param(e.model.id, dialect))
         )
 
@@ -263,7 +263,7 @@ class Loaders:
             return loader
 
         dialect = self.db.dialect
-        stmt = _statement(
+        stmt = kept_statement(
             ("children", key, names, dialect),
             lambda: (
                 select(*columns, column.label("_parent"))
@@ -285,7 +285,7 @@ class Loaders:
             return loader
 
         dialect = self.db.dialect
-        stmt = _statement(
+        stmt = kept_statement(
             ("through", key, names, dialect),
             lambda: (
                 select(*columns, link_parent.label("_parent"))
@@ -307,7 +307,7 @@ class Loaders:
             return loader
 
         dialect = self.db.dialect
-        stmt = _statement(
+        stmt = kept_statement(
             ("values", key, dialect),
             lambda: select(value, parent.label("_parent")).where(keys_param(parent, dialect)).order_by(order),
         )

@@ -58,8 +58,20 @@ def to_one_below_connection(info: Any) -> list[tuple[str, Any]]:
     root list may join into its page's statement (app/graphql/lists.py)."""
     raw: GraphQLResolveInfo = info._raw_info
     node_type, selecting = _below_connection(raw)
-    if node_type is None:
-        return []
+    return [] if node_type is None else _to_one(raw, node_type, selecting)
+
+
+def to_one_below_object(info: Any) -> list[tuple[str, Any]]:
+    """(field name, relation) of the to-one relations selected on the one object a root field
+    returns (`opportunity(id:)`), which its lookup may join (app/graphql/lists.py)."""
+    raw: GraphQLResolveInfo = info._raw_info
+    t = get_named_type(raw.return_type)
+    return _to_one(raw, t, list(raw.field_nodes)) if isinstance(t, GraphQLObjectType) else []
+
+
+def _to_one(
+    raw: GraphQLResolveInfo, node_type: GraphQLObjectType, selecting: list[FieldNode]
+) -> list[tuple[str, Any]]:
     found: dict[str, Any] = {}
     for name, _ in _collect(raw, node_type, selecting):
         gql_field = node_type.fields.get(name)
