@@ -203,7 +203,7 @@ async def test_a_mutation_stopped_by_the_time_limit_writes_nothing(database_url:
         async with original(self) as session:
             yield session
             await session.flush()
-            await asyncio.sleep(5)  # the deal is inserted; the commit is late
+            await asyncio.sleep(30)  # the deal is inserted; the commit is late
 
     monkeypatch.setattr(Database, "transaction", slow_commit)
     async with running_app(database_url, request_timeout_seconds=0.5) as (app, client):
@@ -213,7 +213,9 @@ async def test_a_mutation_stopped_by_the_time_limit_writes_nothing(database_url:
         errors = await api.errors(
             'mutation { createOpportunity(input: {title: "Late"}) { opportunity { id } } }'
         )
-        assert time.perf_counter() - started < 3
+        # stopped at the limit, not after the late commit: a wide margin, as a loaded CI machine
+        # took 4.1 s for the key's first lookup, the validation and the 0.5 s
+        assert time.perf_counter() - started < 15
         assert code_and_limit(errors) == ("TIMEOUT", "request_timeout")
         async with unscoped(app.state.engine) as s:
             assert (await s.execute(select(func.count()).select_from(m.Opportunity))).scalar_one() == 0
